@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Interfaces between the parts of bpfcmpdel:
+ *   main.c    device, ioctl, request copy-in
+ *   map.c     fd -> map, permissions, supported types
+ *   htab.c    bucket lock, compare, unlink, free: the only code that
+ *             touches hash table internals
+ *   btf.c     private struct layouts from the running kernel's BTF
+ *   resolve.c internal symbols, and how each one may be called (IBT)
+ */
+#ifndef _BPFCMPDEL_CMPDEL_H
+#define _BPFCMPDEL_CMPDEL_H
+
+#include <linux/bpf.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+
+/*
+ * Byte offsets into kernel/bpf/hashtab.c's private structs, read from
+ * BTF.  Each is checked for the size and type the module relies on.
+ */
+struct cmpdel_htab_layout {
+	/* struct bpf_htab */
+	u32 htab_buckets;
+	u32 htab_n_buckets;
+	u32 htab_hashrnd;
+	u32 htab_map_locked;
+	u32 nr_map_locked;
+	u32 htab_freelist;
+	u32 htab_ma;
+	u32 htab_use_percpu_counter;
+	u32 htab_pcount;
+	u32 htab_count;
+	/* struct bucket */
+	u32 bucket_size;
+	u32 bucket_head;
+	u32 bucket_lock;
+	/* struct htab_elem */
+	u32 elem_hash_node;
+	u32 elem_fnode;
+	u32 elem_hash;
+	u32 elem_key;
+};
+
+extern struct cmpdel_htab_layout cmpdel_layout;
+
+/* Kernel data the module needs but no header exports. */
+struct cmpdel_kernel_data {
+	const struct file_operations *bpf_map_fops;
+	const struct bpf_map_ops *htab_map_ops;
+	int __percpu *bpf_prog_active;
+	const void *btf_start;
+	const void *btf_end;
+};
+
+extern struct cmpdel_kernel_data cmpdel_kdata;
+
+int cmpdel_resolve_symbols(void);
+void cmpdel_log_call_paths(char *buf, size_t len);
+void cmpdel_pcpu_freelist_push(void *freelist, void *node);
+void cmpdel_bpf_mem_cache_free(void *ma, void *ptr);
+void cmpdel_disable_instrumentation(void);
+void cmpdel_enable_instrumentation(void);
+
+int cmpdel_btf_read_layout(void);
+
+struct cmpdel_map_ref {
+	struct fd f;
+	struct bpf_map *map;
+};
+
+int cmpdel_map_get_writable(int ufd, struct cmpdel_map_ref *ref);
+void cmpdel_map_put(struct cmpdel_map_ref *ref);
+int cmpdel_map_check_region(const struct bpf_map *map, u32 offset, u32 size);
+
+int cmpdel_htab_compare_delete(struct bpf_map *map, const void *key,
+			       const void *expected, u32 offset, u32 size);
+int cmpdel_htab_selftest(void);
+
+#endif /* _BPFCMPDEL_CMPDEL_H */

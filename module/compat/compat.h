@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The one place that knows how kernel generations differ.  Everything here
+ * is keyed on build-time probes of the target's headers (see Kbuild) where
+ * a header can tell, and on the version only where the difference lives in
+ * a .c file the headers do not ship; each such choice is then checked
+ * against the running kernel at load time (btf.c, htab.c).
+ */
+#ifndef _BPFCMPDEL_COMPAT_H
+#define _BPFCMPDEL_COMPAT_H
+
+#include <linux/file.h>
+#include <linux/bpf.h>
+#include <linux/jhash.h>
+
+#ifdef CMPDEL_HAVE_RQSPINLOCK
+#error "bucket locks are rqspinlock_t on this kernel; that generation is not implemented yet"
+#endif
+
+/* struct fd became a tagged word in 6.12 and grew fd_file() with it. */
+#ifndef fd_file
+#define fd_file(f) ((f).file)
+#endif
+
+/* Exported for light skeletons, but only declared in their own header. */
+int kern_sys_bpf(int cmd, union bpf_attr *attr, unsigned int size);
+
+/*
+ * BTF-managed fields in map values (spin lock, timer, kptr, ...).  Until
+ * 6.2 struct bpf_map kept one offset per kind; since then a btf_record.
+ */
+static inline bool cmpdel_map_has_special_fields(const struct bpf_map *map)
+{
+#ifdef CMPDEL_HAVE_BPF_MAP_RECORD
+	return !IS_ERR_OR_NULL(map->record);
+#else
+	return map_value_has_spin_lock(map) || map_value_has_timer(map) ||
+	       map_value_has_kptrs(map);
+#endif
+}
+
+/*
+ * kernel/bpf/hashtab.c: htab_map_hash().  6.1 hashes every key with
+ * jhash(); later kernels use jhash2() for keys of whole 32-bit words.  On
+ * a little-endian CPU both compute the same value for such keys (jhash()
+ * reads the same words, and assembles tail bytes little-endian), so
+ * jhash() is exact on every generation.  cmpdel_htab_selftest() proves it
+ * at load on elements the running kernel inserted, for both kinds of key.
+ */
+#ifndef __LITTLE_ENDIAN
+#error "htab hashing is only known to match on little-endian CPUs"
+#endif
+#define CMPDEL_HTAB_HASH_NAME "jhash (= jhash2 for word-sized keys)"
+
+static inline u32 cmpdel_htab_hash(const void *key, u32 key_len, u32 hashrnd)
+{
+	return jhash(key, key_len, hashrnd);
+}
+
+#endif /* _BPFCMPDEL_COMPAT_H */

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Calling kernel functions that were never meant to be called indirectly.
+ *
+ * With CONFIG_X86_KERNEL_IBT, an indirect call must land on ENDBR64 or the
+ * CPU raises #CP.  Functions the kernel never takes the address of have no
+ * ENDBR, or have it overwritten at boot ("sealed").  The module reaches its
+ * internal targets only through pointers, so for each target it checks the
+ * first instruction at load and, where no live ENDBR64 is there, makes the
+ * call inside a window with ENDBR tracking off on this CPU -- what the
+ * kernel's own ibt_save()/ibt_restore() do around EFI runtime calls.  The
+ * window runs with interrupts off so that nothing else executes with
+ * tracking disabled and the MSR is restored on the CPU that changed it.
+ */
+#ifndef _BPFCMPDEL_COMPAT_IBT_H
+#define _BPFCMPDEL_COMPAT_IBT_H
+
+#include <linux/types.h>
+#include <linux/irqflags.h>
+#include <asm/cpufeature.h>
+#include <asm/msr.h>
+
+/* f3 0f 1e fa, read as a little-endian u32 */
+#define CMPDEL_ENDBR64 0xfa1e0ff3U
+
+/* Targets never go through the window unless the CPU enforces ENDBR. */
+#if defined(CONFIG_X86_KERNEL_IBT) && defined(MSR_IA32_S_CET)
+#define CMPDEL_IBT_POSSIBLE 1
+#else
+#define CMPDEL_IBT_POSSIBLE 0
+#endif
+
+struct cmpdel_ibt_window {
+	unsigned long flags;
+	u64 s_cet;
+	bool open;
+};
+
+static inline bool cmpdel_has_endbr(const void *addr)
+{
+	u32 insn;
+
+	if (copy_from_kernel_nofault(&insn, addr, sizeof(insn)))
+		return false;
+	return insn == CMPDEL_ENDBR64;
+}
+
+static inline void cmpdel_ibt_window_open(struct cmpdel_ibt_window *w,
+					  bool target_has_endbr)
+{
+	w->open = false;
+#if CMPDEL_IBT_POSSIBLE
+	if (target_has_endbr || !cpu_feature_enabled(X86_FEATURE_IBT))
+		return;
+	local_irq_save(w->flags);
+	rdmsrl(MSR_IA32_S_CET, w->s_cet);
+	wrmsrl(MSR_IA32_S_CET, w->s_cet & ~CET_ENDBR_EN);
+	w->open = true;
+#endif
+}
+
+static inline void cmpdel_ibt_window_close(struct cmpdel_ibt_window *w)
+{
+#if CMPDEL_IBT_POSSIBLE
+	if (!w->open)
+		return;
+	wrmsrl(MSR_IA32_S_CET, w->s_cet);
+	local_irq_restore(w->flags);
+#endif
+}
+
+#endif /* _BPFCMPDEL_COMPAT_IBT_H */

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Compare-and-delete on a BPF hash table: the same steps as
+ * kernel/bpf/hashtab.c:htab_map_delete_elem(), with the compare placed
+ * between lookup and unlink under the bucket lock.  This is the only file
+ * that touches the table's private structs, through cmpdel_layout.
+ */
+#include <linux/bpf.h>
+#include <linux/list_nulls.h>
+#include <linux/rculist_nulls.h>
+#include <linux/percpu_counter.h>
+#include <linux/string.h>
+
+#include "compat/compat.h"
+#include "compat/bucket_lock.h"
+#include "cmpdel.h"
+
+#define L cmpdel_layout
+
+static void *field(void *base, u32 offset)
+{
+	return (char *)base + offset;
+}
+
+static u32 htab_u32(void *htab, u32 offset)
+{
+	return *(u32 *)field(htab, offset);
+}
+
+static void *htab_select_bucket(void *htab, u32 hash)
+{
+	void *buckets = *(void **)field(htab, L.htab_buckets);
+	u32 n_buckets = htab_u32(htab, L.htab_n_buckets);
+
+	return field(buckets, (hash & (n_buckets - 1)) * L.bucket_size);
+}
+
+static int __percpu *htab_map_locked(void *htab, u32 hash)
+{
+	return cmpdel_map_locked_slot(field(htab, L.htab_map_locked),
+				      L.nr_map_locked,
+				      htab_u32(htab, L.htab_n_buckets), hash);
+}
+
+static void *elem_value(void *l, u32 key_size)
+{
+	return field(l, L.elem_key + round_up(key_size, 8));
+}
+
+/* Caller holds the bucket lock. */
+static void *lookup_elem_raw(struct hlist_nulls_head *head, u32 hash,
+			     const void *key, u32 key_size)
+{
+	struct hlist_nulls_node *n;
+	void *l;
+
+	for (n = rcu_dereference_raw(hlist_nulls_first_rcu(head));
+	     !is_a_nulls(n); n = rcu_dereference_raw(hlist_nulls_next_rcu(n))) {
+		l = (char *)n - L.elem_hash_node;
+		if (htab_u32(l, L.elem_hash) == hash &&
+		    !memcmp(field(l, L.elem_key), key, key_size))
+			return l;
+	}
+	return NULL;
+}
+
+/*
+ * hashtab.c's percpu_counter batch is private.  A batch of 1 folds each
+ * decrement into the shared count at once, so the counter never drifts
+ * further than the bound is_map_full() assumes with the kernel's batch.
+ */
+static void htab_dec_elem_count(void *htab)
+{
+	if (*(bool *)field(htab, L.htab_use_percpu_counter))
+		percpu_counter_add_batch(field(htab, L.htab_pcount), -1, 1);
+	else
+		atomic_dec(field(htab, L.htab_count));
+}
+
+/* free_htab_elem() for maps without special fields, after the unlock. */
+static void htab_free_elem(struct bpf_map *map, void *l)
+{
+	void *htab = map;
+
+	if (!(map->map_flags & BPF_F_NO_PREALLOC)) {
+		cmpdel_pcpu_freelist_push(field(htab, L.htab_freelist),
+					  field(l, L.elem_fnode));
+		return;
+	}
+	htab_dec_elem_count(htab);
+	migrate_disable();
+	cmpdel_bpf_mem_cache_free(field(htab, L.htab_ma), l);
+	migrate_enable();
+}
+
+static int htab_compare_delete(struct bpf_map *map, const void *key,
+			       const void *expected, u32 offset, u32 size)
+{
+	void *htab = map;	/* struct bpf_map is bpf_htab's first member */
+	u32 key_size = map->key_size;
+	struct cmpdel_bucket_guard guard;
+	void *lock;
+	u32 hash;
+	void *b, *l;
+	int ret;
+
+	hash = cmpdel_htab_hash(key, key_size, htab_u32(htab, L.htab_hashrnd));
+	b = htab_select_bucket(htab, hash);
+	lock = field(b, L.bucket_lock);
+	guard.map_locked = htab_map_locked(htab, hash);
+
+	ret = cmpdel_bucket_enter(&guard);
+	if (ret)
+		return ret;
+	cmpdel_bucket_lock(lock);
+
+	l = lookup_elem_raw(field(b, L.bucket_head), hash, key, key_size);
+	if (!l)
+		ret = -ENOENT;
+	else if (memcmp(field(elem_value(l, key_size), offset), expected, size))
+		ret = -EBUSY;
+	else
+		hlist_nulls_del_rcu(field(l, L.elem_hash_node));
+
+	cmpdel_bucket_unlock(lock);
+	cmpdel_bucket_exit(&guard);
+
+	if (!ret)
+		htab_free_elem(map, l);
+	return ret;
+}
+
+/*
+ * Like the syscall path around map->ops->map_delete_elem(): no BPF
+ * tracing program may run on this CPU meanwhile, and elements unlinked by
+ * others stay valid until we leave the RCU read side.
+ */
+int cmpdel_htab_compare_delete(struct bpf_map *map, const void *key,
+			       const void *expected, u32 offset, u32 size)
+{
+	int ret;
+
+	cmpdel_disable_instrumentation();
+	rcu_read_lock();
+	ret = htab_compare_delete(map, key, expected, offset, size);
+	rcu_read_unlock();
+	cmpdel_enable_instrumentation();
+	return ret;
+}

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bpfcmpdel: compare-and-delete for BPF hash maps, as /dev/bpfcmpdel.
+ *
+ * The device, its ioctl and the copy-in of requests.  Everything a request
+ * points to is copied in and checked before any lock is taken.
+ */
+#include <linux/bpf.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include <linux/bpfcmpdel.h>
+
+#include "compat/compat.h"
+#include "compat/bucket_lock.h"
+#include "cmpdel.h"
+
+static int cmpdel_copy_req(struct bpfcmpdel_req *req,
+			   struct bpfcmpdel_req __user *ureq)
+{
+	u32 usize;
+	int ret;
+
+	if (get_user(usize, &ureq->size))
+		return -EFAULT;
+	if (usize < BPFCMPDEL_REQ_SIZE_VER0)
+		return -EINVAL;
+	ret = copy_struct_from_user(req, sizeof(*req), ureq, usize);
+	if (ret)
+		return ret;
+	if (req->flags || !req->compare_size)
+		return -EINVAL;
+	return 0;
+}
+
+static int cmpdel_do_request(const struct bpfcmpdel_req *req)
+{
+	struct cmpdel_map_ref ref;
+	void *key, *expected;
+	int ret;
+
+	ret = cmpdel_map_get_writable(req->map_fd, &ref);
+	if (ret)
+		return ret;
+	ret = cmpdel_map_check_region(ref.map, req->compare_offset,
+				      req->compare_size);
+	if (ret)
+		goto out_put_map;
+
+	key = memdup_user(u64_to_user_ptr(req->key), ref.map->key_size);
+	if (IS_ERR(key)) {
+		ret = PTR_ERR(key);
+		goto out_put_map;
+	}
+	expected = vmemdup_user(u64_to_user_ptr(req->expected), req->compare_size);
+	if (IS_ERR(expected)) {
+		ret = PTR_ERR(expected);
+		goto out_free_key;
+	}
+
+	ret = cmpdel_htab_compare_delete(ref.map, key, expected,
+					 req->compare_offset, req->compare_size);
+
+	kvfree(expected);
+out_free_key:
+	kfree(key);
+out_put_map:
+	cmpdel_map_put(&ref);
+	return ret;
+}
+
+static long cmpdel_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct bpfcmpdel_req req;
+	int ret;
+
+	/*
+	 * The size bits of @cmd are not matched: the request carries its own
+	 * size, and a caller built against a newer, longer struct must still
+	 * reach copy_struct_from_user() to learn whether its tail matters.
+	 */
+	if (_IOC_TYPE(cmd) != _IOC_TYPE(BPFCMPDEL_IOC_CMPDEL) ||
+	    _IOC_NR(cmd) != _IOC_NR(BPFCMPDEL_IOC_CMPDEL) ||
+	    _IOC_DIR(cmd) != _IOC_DIR(BPFCMPDEL_IOC_CMPDEL))
+		return -ENOTTY;
+
+	ret = cmpdel_copy_req(&req, (struct bpfcmpdel_req __user *)arg);
+	if (ret)
+		return ret;
+	return cmpdel_do_request(&req);
+}
+
+static const struct file_operations cmpdel_fops = {
+	.owner		= THIS_MODULE,
+	.unlocked_ioctl	= cmpdel_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice cmpdel_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "bpfcmpdel",
+	.fops	= &cmpdel_fops,
+	.mode	= 0600,
+};
+
+static void cmpdel_log_ready(void)
+{
+	char calls[256];
+
+	cmpdel_log_call_paths(calls, sizeof(calls));
+	pr_info("ready: htab layout from BTF (bucket %u bytes, lock %s +%u, map_locked x%u, elem key +%u), hash %s, self-test passed; calls: %s\n",
+		cmpdel_layout.bucket_size, CMPDEL_BUCKET_LOCK_TYPE,
+		cmpdel_layout.bucket_lock, cmpdel_layout.nr_map_locked,
+		cmpdel_layout.elem_key, CMPDEL_HTAB_HASH_NAME, calls);
+}
+
+static int __init cmpdel_init(void)
+{
+	int ret;
+
+	ret = cmpdel_resolve_symbols() ?:
+	      cmpdel_btf_read_layout() ?:
+	      cmpdel_htab_selftest();
+	if (ret) {
+		pr_err("not loading: this kernel is not one the module can serve safely\n");
+		return ret;
+	}
+	ret = misc_register(&cmpdel_misc);
+	if (ret)
+		return ret;
+	cmpdel_log_ready();
+	return 0;
+}
+
+static void __exit cmpdel_exit(void)
+{
+	misc_deregister(&cmpdel_misc);
+}
+
+module_init(cmpdel_init);
+module_exit(cmpdel_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Compare-and-delete for BPF hash maps");
+MODULE_VERSION("0.1.0");

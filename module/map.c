@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * From a user's map fd to a map the caller may delete from, step by step
+ * as kernel/bpf/syscall.c:map_delete_elem() does it, so that the same fd
+ * gets the same answer from both.
+ */
+#include <linux/bpf.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+
+#include "compat/compat.h"
+#include "cmpdel.h"
+
+static bool cmpdel_map_supported(const struct bpf_map *map)
+{
+	/* Offloaded hash maps have bpf_map_offload_ops; their elements live in the device. */
+	if (map->ops != cmpdel_kdata.htab_map_ops)
+		return false;
+	if (map->map_type != BPF_MAP_TYPE_HASH)
+		return false;
+	/* Deleting such an element would need their release, not done yet. */
+	return !cmpdel_map_has_special_fields(map);
+}
+
+int cmpdel_map_get_writable(int ufd, struct cmpdel_map_ref *ref)
+{
+	struct bpf_map *map;
+	struct file *file;
+	int err;
+
+	ref->f = fdget(ufd);
+	file = fd_file(ref->f);
+	if (!file)
+		return -EBADF;
+	if (file->f_op != cmpdel_kdata.bpf_map_fops) {
+		err = -EINVAL;
+		goto err_put_fd;
+	}
+	map = file->private_data;
+
+	/*
+	 * Become a writer before looking at ->frozen, as the syscall does:
+	 * map_freeze() refuses while writers are active, so either it sees
+	 * us, or we see the map frozen.
+	 */
+	atomic64_inc(&map->writecnt);
+	if (!(file->f_mode & FMODE_CAN_WRITE) || READ_ONCE(map->frozen)) {
+		err = -EPERM;
+		goto err_write_inactive;
+	}
+	if (!cmpdel_map_supported(map)) {
+		err = -EOPNOTSUPP;
+		goto err_write_inactive;
+	}
+	ref->map = map;
+	return 0;
+
+err_write_inactive:
+	atomic64_dec(&map->writecnt);
+err_put_fd:
+	fdput(ref->f);
+	return err;
+}
+
+void cmpdel_map_put(struct cmpdel_map_ref *ref)
+{
+	atomic64_dec(&ref->map->writecnt);
+	fdput(ref->f);
+}
+
+int cmpdel_map_check_region(const struct bpf_map *map, u32 offset, u32 size)
+{
+	if (!size || (u64)offset + size > map->value_size)
+		return -EINVAL;
+	return 0;
+}

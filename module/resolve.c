@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Internal kernel symbols, found at load time.
+ *
+ * kallsyms_lookup_name() is not exported; a disabled kprobe on it makes
+ * the kernel look it up for us, and kallsyms then tells where the function
+ * really starts (a kprobe on an entry sits past ENDBR).  Every function the
+ * module calls this way is checked for ENDBR and called through
+ * compat/ibt.h, so a CPU that enforces IBT never faults on it.
+ */
+#include <linux/kallsyms.h>
+#include <linux/kprobes.h>
+#include <linux/percpu.h>
+#include <linux/preempt.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#include "compat/compat.h"
+#include "compat/ibt.h"
+#include "cmpdel.h"
+
+struct cmpdel_kernel_data cmpdel_kdata;
+
+enum cmpdel_call_id {
+	CALL_KALLSYMS_LOOKUP_NAME,
+	CALL_PCPU_FREELIST_PUSH,
+	CALL_BPF_MEM_CACHE_FREE,
+	NR_CALLS,
+};
+
+struct cmpdel_call_target {
+	const char *name;
+	void *addr;
+	bool endbr;
+};
+
+static struct cmpdel_call_target calls[NR_CALLS] = {
+	[CALL_KALLSYMS_LOOKUP_NAME]	= { .name = "kallsyms_lookup_name" },
+	[CALL_PCPU_FREELIST_PUSH]	= { .name = "pcpu_freelist_push" },
+	[CALL_BPF_MEM_CACHE_FREE]	= { .name = "bpf_mem_cache_free" },
+};
+
+static unsigned long call_kallsyms_lookup_name(const char *name)
+{
+	const struct cmpdel_call_target *t = &calls[CALL_KALLSYMS_LOOKUP_NAME];
+	unsigned long (*fn)(const char *name) = t->addr;
+	struct cmpdel_ibt_window w;
+	unsigned long addr;
+
+	cmpdel_ibt_window_open(&w, t->endbr);
+	addr = fn(name);
+	cmpdel_ibt_window_close(&w);
+	return addr;
+}
+
+void cmpdel_pcpu_freelist_push(void *freelist, void *node)
+{
+	const struct cmpdel_call_target *t = &calls[CALL_PCPU_FREELIST_PUSH];
+	void (*fn)(void *freelist, void *node) = t->addr;
+	struct cmpdel_ibt_window w;
+
+	cmpdel_ibt_window_open(&w, t->endbr);
+	fn(freelist, node);
+	cmpdel_ibt_window_close(&w);
+}
+
+void cmpdel_bpf_mem_cache_free(void *ma, void *ptr)
+{
+	const struct cmpdel_call_target *t = &calls[CALL_BPF_MEM_CACHE_FREE];
+	void (*fn)(void *ma, void *ptr) = t->addr;
+	struct cmpdel_ibt_window w;
+
+	cmpdel_ibt_window_open(&w, t->endbr);
+	fn(ma, ptr);
+	cmpdel_ibt_window_close(&w);
+}
+
+/* bpf_disable_instrumentation(), whose per-CPU counter is not exported. */
+void cmpdel_disable_instrumentation(void)
+{
+	migrate_disable();
+	this_cpu_inc(*cmpdel_kdata.bpf_prog_active);
+}
+
+void cmpdel_enable_instrumentation(void)
+{
+	this_cpu_dec(*cmpdel_kdata.bpf_prog_active);
+	migrate_enable();
+}
+
+/* The start of @name, from kallsyms' answer for the address @addr. */
+static void *symbol_start(const char *name, void *addr)
+{
+	char sym[KSYM_SYMBOL_LEN];
+	size_t len = strlen(name);
+	unsigned long offset;
+	char *end;
+
+	sprint_symbol(sym, (unsigned long)addr);
+	if (strncmp(sym, name, len) || sym[len] != '+')
+		return NULL;
+	end = strchr(sym + len, '/');
+	if (!end)
+		return NULL;
+	*end = '\0';
+	if (kstrtoul(sym + len + 1, 0, &offset))
+		return NULL;
+	return (char *)addr - offset;
+}
+
+static int resolve_kallsyms_lookup_name(void)
+{
+	struct cmpdel_call_target *t = &calls[CALL_KALLSYMS_LOOKUP_NAME];
+	struct kprobe kp = {
+		.symbol_name = t->name,
+		.flags = KPROBE_FLAG_DISABLED,
+	};
+	int ret;
+
+	ret = register_kprobe(&kp);
+	if (ret) {
+		pr_err("cannot resolve %s through a kprobe: %d\n", t->name, ret);
+		return ret;
+	}
+	unregister_kprobe(&kp);
+
+	t->addr = symbol_start(t->name, kp.addr);
+	if (!t->addr) {
+		pr_err("kallsyms does not name the kprobe address of %s\n", t->name);
+		return -ENOENT;
+	}
+	t->endbr = cmpdel_has_endbr(t->addr);
+	return 0;
+}
+
+static void *lookup(const char *name)
+{
+	void *addr = (void *)call_kallsyms_lookup_name(name);
+
+	if (!addr)
+		pr_err("kernel symbol %s not found\n", name);
+	return addr;
+}
+
+static int resolve_call_targets(void)
+{
+	struct cmpdel_call_target *t;
+	int i;
+
+	for (i = 0; i < NR_CALLS; i++) {
+		t = &calls[i];
+		if (!t->addr)
+			t->addr = lookup(t->name);
+		if (!t->addr)
+			return -ENOENT;
+		t->endbr = cmpdel_has_endbr(t->addr);
+	}
+	return 0;
+}
+
+static int resolve_kernel_data(void)
+{
+	struct cmpdel_kernel_data *d = &cmpdel_kdata;
+
+	d->bpf_map_fops = lookup("bpf_map_fops");
+	d->htab_map_ops = lookup("htab_map_ops");
+	d->bpf_prog_active = (int __percpu *)lookup("bpf_prog_active");
+	d->btf_start = lookup("__start_BTF");
+	d->btf_end = lookup("__stop_BTF");
+
+	if (!d->bpf_map_fops || !d->htab_map_ops || !d->bpf_prog_active ||
+	    !d->btf_start || !d->btf_end)
+		return -ENOENT;
+	return 0;
+}
+
+int cmpdel_resolve_symbols(void)
+{
+	int ret;
+
+	ret = resolve_kallsyms_lookup_name();
+	if (ret)
+		return ret;
+	ret = resolve_call_targets();
+	if (ret)
+		return ret;
+	return resolve_kernel_data();
+}
+
+/* "name:endbr|no-endbr:direct|ibt-window ..." for the load message. */
+void cmpdel_log_call_paths(char *buf, size_t len)
+{
+	const struct cmpdel_call_target *t;
+	size_t used = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < NR_CALLS && used < len; i++) {
+		t = &calls[i];
+		used += scnprintf(buf + used, len - used, "%s%s:%s:%s",
+				  i ? " " : "", t->name,
+				  t->endbr ? "endbr" : "no-endbr",
+				  t->endbr ? "direct" : "ibt-window");
+	}
+}
