@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * libbpfcmpdel: compare-and-delete for BPF hash map elements.
+ *
+ * Thin wrapper around the /dev/bpfcmpdel ioctl (see <linux/bpfcmpdel.h>),
+ * following libbpf conventions: errors are returned as negative errno
+ * values and also stored in errno; optional arguments travel in a
+ * size-versioned opts struct so that old binaries keep working against
+ * newer libraries and vice versa.
+ */
+#ifndef __BPFCMPDEL_H
+#define __BPFCMPDEL_H
+
+#include <stddef.h>
+#include <string.h>
+#include <linux/types.h>
+#include <linux/bpfcmpdel.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef BPFCMPDEL_API
+#define BPFCMPDEL_API __attribute__((visibility("default")))
+#endif
+
+struct bpfcmpdel_opts {
+	size_t sz;	/* size of this struct, for forward/backward compat */
+	__u64 flags;	/* passed to the kernel as is; none defined yet */
+	size_t :0;
+};
+#define bpfcmpdel_opts__last_field flags
+
+/*
+ * Declare @NAME as a struct bpfcmpdel_opts with .sz filled in and all other
+ * fields zero unless given, e.g. BPFCMPDEL_OPTS(opts, .flags = 0);
+ * As in libbpf's LIBBPF_OPTS(), the memset is there to zero padding too
+ * (best effort: the compiler may copy the literal's padding), because a
+ * later library may turn padding into a field and read it.
+ */
+#define BPFCMPDEL_OPTS(NAME, ...)					\
+	struct bpfcmpdel_opts NAME = ({					\
+		memset(&NAME, 0, sizeof(struct bpfcmpdel_opts));	\
+		(struct bpfcmpdel_opts) {				\
+			.sz = sizeof(struct bpfcmpdel_opts),		\
+			__VA_ARGS__					\
+		};							\
+	})
+
+/*
+ * bpf_map_compare_delete_elem() - delete @key from the BPF hash map @map_fd
+ * only if the @size bytes at byte @offset of its value equal @expected.
+ * @opts may be NULL.
+ *
+ * The lookup, compare and delete happen atomically under the map's bucket
+ * lock; see <linux/bpfcmpdel.h> for what that does and does not exclude.
+ *
+ * Returns 0 if the element was deleted, otherwise a negative errno (errno
+ * is set to the same positive value; on success errno is left untouched):
+ *   -ENOENT        no element under @key
+ *   -EBUSY         element exists but the value region differs from @expected
+ *   -EAGAIN        bucket lock contended; retrying may succeed
+ *   -EOPNOTSUPP    map type not supported
+ *   -EINVAL        bad arguments: NULL @key or @expected, @size 0, @offset +
+ *                  @size overflowing or past the value, malformed @opts
+ *                  (sz < sizeof(size_t) or nonzero bytes the library does not
+ *                  know), or flags the kernel does not know
+ *   -EBADF         @map_fd negative or not an open fd
+ *   -EFAULT        @key or @expected not readable
+ *   -EPERM         @map_fd lacks write permission, or the map is frozen
+ *   -ENODEV        /dev/bpfcmpdel missing (module not loaded); reported for
+ *                  ENOENT, ENXIO and ENODEV from opening the device
+ * Other errors from opening the device (e.g. -EACCES) are returned as is.
+ */
+BPFCMPDEL_API int bpf_map_compare_delete_elem(int map_fd, const void *key,
+					      const void *expected,
+					      __u32 offset, __u32 size,
+					      const struct bpfcmpdel_opts *opts);
+
+/*
+ * bpfcmpdel_device_fd() - the library's fd for /dev/bpfcmpdel.
+ *
+ * Opens the device on first use (from any thread); the outcome of that one
+ * open, success or failure, is final for the life of the process.  Returns
+ * the fd, or a negative errno as described for
+ * bpf_map_compare_delete_elem() (also stored in errno).  The fd belongs to
+ * the library: do not close it.
+ */
+BPFCMPDEL_API int bpfcmpdel_device_fd(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* __BPFCMPDEL_H */
