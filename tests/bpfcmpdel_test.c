@@ -1,0 +1,736 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Regression tests for /dev/bpfcmpdel, run inside a VM with the module
+ * loaded.  Each test skips when the device is absent.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+
+#include <bpfcmpdel.h>
+
+#include "kselftest_harness.h"
+
+#define MAX_KEY 64
+#define MAX_VALUE 256
+
+static bool device_present(void)
+{
+	return access(BPFCMPDEL_DEVICE, F_OK) == 0;
+}
+
+#define REQUIRE_DEVICE()						\
+	do {								\
+		if (!device_present())					\
+			SKIP(return, BPFCMPDEL_DEVICE " absent: module not loaded"); \
+	} while (0)
+
+static void fill_key(unsigned char *key, __u32 key_size, __u32 i)
+{
+	__u32 b;
+
+	for (b = 0; b < key_size; b++)
+		key[b] = (unsigned char)(i >> (8 * (b % 4))) ^ (unsigned char)(b * 31);
+}
+
+static void fill_value(unsigned char *value, __u32 value_size, __u32 seed)
+{
+	__u32 b;
+
+	for (b = 0; b < value_size; b++)
+		value[b] = (unsigned char)(seed * 7 + b * 13 + 1);
+}
+
+static int raw_ioctl(unsigned long cmd, void *req)
+{
+	int fd = bpfcmpdel_device_fd();
+
+	if (fd < 0)
+		return fd;
+	return ioctl(fd, cmd, req) ? -errno : 0;
+}
+
+/* --- the map-type x allocation x key-size matrix ------------------------ */
+
+FIXTURE(hash) {
+	int map_fd;
+	__u32 key_size;
+	__u32 value_size;
+};
+
+FIXTURE_VARIANT(hash) {
+	__u32 map_flags;
+	__u32 key_size;		/* multiples of 4 go through jhash2 on newer kernels */
+	__u32 value_size;	/* odd, so regions end on unaligned bytes */
+	__u32 max_entries;
+};
+
+FIXTURE_VARIANT_ADD(hash, prealloc_key4) {
+	.map_flags = 0, .key_size = 4, .value_size = 13, .max_entries = 64,
+};
+FIXTURE_VARIANT_ADD(hash, prealloc_key6) {
+	.map_flags = 0, .key_size = 6, .value_size = 37, .max_entries = 64,
+};
+FIXTURE_VARIANT_ADD(hash, prealloc_key16) {
+	.map_flags = 0, .key_size = 16, .value_size = 101, .max_entries = 100,
+};
+FIXTURE_VARIANT_ADD(hash, noprealloc_key4) {
+	.map_flags = BPF_F_NO_PREALLOC, .key_size = 4, .value_size = 13, .max_entries = 64,
+};
+FIXTURE_VARIANT_ADD(hash, noprealloc_key7) {
+	.map_flags = BPF_F_NO_PREALLOC, .key_size = 7, .value_size = 37, .max_entries = 64,
+};
+FIXTURE_VARIANT_ADD(hash, noprealloc_key40) {
+	.map_flags = BPF_F_NO_PREALLOC, .key_size = 40, .value_size = 255, .max_entries = 100,
+};
+
+FIXTURE_SETUP(hash)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = variant->map_flags);
+
+	self->key_size = variant->key_size;
+	self->value_size = variant->value_size;
+	self->map_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "cmpdel_test",
+				      variant->key_size, variant->value_size,
+				      variant->max_entries, &opts);
+	ASSERT_GE(self->map_fd, 0) TH_LOG("bpf_map_create: %s", strerror(errno));
+}
+
+FIXTURE_TEARDOWN(hash)
+{
+	close(self->map_fd);
+}
+
+static int insert(int map_fd, __u32 key_size, __u32 value_size, __u32 i)
+{
+	unsigned char key[MAX_KEY], value[MAX_VALUE];
+
+	fill_key(key, key_size, i);
+	fill_value(value, value_size, i);
+	return bpf_map_update_elem(map_fd, key, value, BPF_NOEXIST) ? -errno : 0;
+}
+
+static int cmpdel_region(int map_fd, __u32 key_size, __u32 value_size, __u32 i,
+			 __u32 off, __u32 size, int flip_byte)
+{
+	unsigned char key[MAX_KEY], value[MAX_VALUE];
+
+	fill_key(key, key_size, i);
+	fill_value(value, value_size, i);
+	if (flip_byte >= 0)
+		value[flip_byte] ^= 0x80;
+	return bpf_map_compare_delete_elem(map_fd, key, value + off, off, size, NULL);
+}
+
+static bool present(int map_fd, __u32 key_size, __u32 i)
+{
+	unsigned char key[MAX_KEY], value[MAX_VALUE];
+
+	fill_key(key, key_size, i);
+	return bpf_map_lookup_elem(map_fd, key, value) == 0;
+}
+
+TEST_F(hash, current_region_deletes)
+{
+	REQUIRE_DEVICE();
+	ASSERT_EQ(0, insert(self->map_fd, self->key_size, self->value_size, 1));
+	EXPECT_EQ(0, cmpdel_region(self->map_fd, self->key_size, self->value_size,
+				   1, 0, self->value_size, -1));
+	EXPECT_FALSE(present(self->map_fd, self->key_size, 1));
+}
+
+TEST_F(hash, stale_region_is_refused_and_kept)
+{
+	unsigned char key[MAX_KEY], value[MAX_VALUE], want[MAX_VALUE];
+
+	REQUIRE_DEVICE();
+	ASSERT_EQ(0, insert(self->map_fd, self->key_size, self->value_size, 2));
+	EXPECT_EQ(-EBUSY, cmpdel_region(self->map_fd, self->key_size,
+					self->value_size, 2, 0, self->value_size,
+					(int)self->value_size - 1));
+	EXPECT_EQ(EBUSY, errno);
+	fill_key(key, self->key_size, 2);
+	fill_value(want, self->value_size, 2);
+	ASSERT_EQ(0, bpf_map_lookup_elem(self->map_fd, key, value));
+	EXPECT_EQ(0, memcmp(value, want, self->value_size));
+}
+
+TEST_F(hash, absent_key_is_enoent)
+{
+	REQUIRE_DEVICE();
+	ASSERT_EQ(0, insert(self->map_fd, self->key_size, self->value_size, 3));
+	EXPECT_EQ(-ENOENT, cmpdel_region(self->map_fd, self->key_size,
+					 self->value_size, 4, 0, 1, -1));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_TRUE(present(self->map_fd, self->key_size, 3));
+}
+
+/* Regions at the start, middle and end; a differing byte just inside each. */
+TEST_F(hash, region_positions)
+{
+	const __u32 vs = self->value_size;
+	const struct { __u32 off, size; } regions[] = {
+		{ 0, 1 }, { 0, 3 }, { vs / 2 - 1, 3 }, { vs / 3, vs / 3 },
+		{ vs - 1, 1 }, { vs - 5, 5 },
+	};
+	__u32 i, k;
+	int outside;
+
+	REQUIRE_DEVICE();
+	for (i = 0; i < sizeof(regions) / sizeof(regions[0]); i++) {
+		__u32 off = regions[i].off, size = regions[i].size;
+
+		k = 100 + i;
+		ASSERT_EQ(0, insert(self->map_fd, self->key_size, vs, k));
+		/* A region widened by one changed byte must differ. */
+		if (off > 0)
+			EXPECT_EQ(-EBUSY, cmpdel_region(self->map_fd, self->key_size,
+							vs, k, off - 1, size + 1,
+							off - 1));
+		EXPECT_EQ(-EBUSY, cmpdel_region(self->map_fd, self->key_size, vs,
+						k, off, size, off + size - 1));
+		EXPECT_EQ(-EBUSY, cmpdel_region(self->map_fd, self->key_size, vs,
+						k, off, size, off));
+		EXPECT_TRUE(present(self->map_fd, self->key_size, k));
+		/* A change just outside the region must not matter. */
+		outside = off > 0 ? (int)off - 1 : off + size < vs ? (int)(off + size) : -1;
+		EXPECT_EQ(0, cmpdel_region(self->map_fd, self->key_size, vs, k,
+					   off, size, outside))
+			TH_LOG("region %u+%u, byte %d changed", off, size, outside);
+		EXPECT_FALSE(present(self->map_fd, self->key_size, k));
+	}
+}
+
+TEST_F(hash, region_outside_value_is_einval)
+{
+	unsigned char key[MAX_KEY], value[MAX_VALUE + 8];
+	const __u32 vs = self->value_size;
+
+	REQUIRE_DEVICE();
+	ASSERT_EQ(0, insert(self->map_fd, self->key_size, vs, 5));
+	fill_key(key, self->key_size, 5);
+	fill_value(value, sizeof(value), 5);
+	EXPECT_EQ(-EINVAL, bpf_map_compare_delete_elem(self->map_fd, key, value,
+						       0, vs + 1, NULL));
+	EXPECT_EQ(-EINVAL, bpf_map_compare_delete_elem(self->map_fd, key, value,
+						       vs, 1, NULL));
+	EXPECT_EQ(-EINVAL, bpf_map_compare_delete_elem(self->map_fd, key, value,
+						       1, vs, NULL));
+	EXPECT_TRUE(present(self->map_fd, self->key_size, 5));
+}
+
+/* Every element deleted, then the map takes max_entries again, and no more. */
+TEST_F(hash, delete_all_then_refill)
+{
+	__u32 n = variant->max_entries, i, round;
+
+	REQUIRE_DEVICE();
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < n; i++)
+			ASSERT_EQ(0, insert(self->map_fd, self->key_size,
+					    self->value_size, i))
+				TH_LOG("round %u, element %u of %u", round, i, n);
+		/* Full: a prealloc map says E2BIG, a counting one too. */
+		ASSERT_EQ(-E2BIG, insert(self->map_fd, self->key_size,
+					 self->value_size, n));
+		for (i = 0; i < n; i++)
+			ASSERT_EQ(0, cmpdel_region(self->map_fd, self->key_size,
+						   self->value_size, i, 0,
+						   self->value_size, -1))
+				TH_LOG("round %u, element %u", round, i);
+		for (i = 0; i < n; i++)
+			ASSERT_FALSE(present(self->map_fd, self->key_size, i));
+	}
+}
+
+/* --- concurrency: the GC race the module exists to close ---------------- */
+
+#define RACE_KEYS 4
+#define RACE_SECONDS 3
+
+struct race_value {
+	__u64 version;
+	__u64 filler[3];
+};
+
+struct race {
+	int map_fd;
+	atomic_bool stop;
+	/* version the deleter removed, published for the updater: 0 = none */
+	_Atomic __u64 deleted[RACE_KEYS];
+	atomic_ulong deletes, stale, absent, unexpected;
+	/* updater-only state */
+	__u64 last[RACE_KEYS];
+	unsigned long mismatches, observed;
+};
+
+static void *race_deleter(void *arg)
+{
+	struct race *r = arg;
+	struct race_value v;
+	__u32 key;
+	int ret;
+
+	while (!atomic_load(&r->stop)) {
+		for (key = 0; key < RACE_KEYS; key++) {
+			if (bpf_map_lookup_elem(r->map_fd, &key, &v))
+				continue;
+			/* The snapshot a GC would judge expired... */
+			ret = bpf_map_compare_delete_elem(r->map_fd, &key,
+							  &v.version, 0,
+							  sizeof(v.version), NULL);
+			if (ret == 0) {
+				atomic_store(&r->deleted[key], v.version);
+				atomic_fetch_add(&r->deletes, 1);
+			} else if (ret == -EBUSY) {
+				atomic_fetch_add(&r->stale, 1);
+			} else if (ret == -ENOENT) {
+				atomic_fetch_add(&r->absent, 1);
+			} else {
+				atomic_fetch_add(&r->unexpected, 1);
+			}
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Refreshes each key with ever newer versions.  When a refresh finds the
+ * key gone, the deleter must have removed exactly the last version written:
+ * anything else is a live entry deleted.
+ */
+static void race_check_deleted(struct race *r, __u32 key, __u64 gone)
+{
+	r->observed++;
+	if (gone != r->last[key])
+		r->mismatches++;
+}
+
+static void race_updater(struct race *r)
+{
+	struct race_value v = {};
+	__u64 next = 1, gone;
+	__u32 key;
+
+	for (key = 0; key < RACE_KEYS; key++) {
+		v.version = r->last[key] = next++;
+		bpf_map_update_elem(r->map_fd, &key, &v, BPF_NOEXIST);
+	}
+	while (!atomic_load(&r->stop)) {
+		for (key = 0; key < RACE_KEYS; key++) {
+			v.version = next;
+			if (!bpf_map_update_elem(r->map_fd, &key, &v, BPF_EXIST)) {
+				r->last[key] = next++;
+				continue;
+			}
+			while (!(gone = atomic_exchange(&r->deleted[key], 0)))
+				;
+			race_check_deleted(r, key, gone);
+			v.version = r->last[key] = next++;
+			bpf_map_update_elem(r->map_fd, &key, &v, BPF_NOEXIST);
+		}
+	}
+}
+
+/* Deletes after the updater's last pass, once the deleter has stopped. */
+static void race_drain(struct race *r)
+{
+	__u64 gone;
+	__u32 key;
+
+	for (key = 0; key < RACE_KEYS; key++) {
+		gone = atomic_exchange(&r->deleted[key], 0);
+		if (gone)
+			race_check_deleted(r, key, gone);
+	}
+}
+
+static void *race_timer(void *arg)
+{
+	struct race *r = arg;
+
+	sleep(RACE_SECONDS);
+	atomic_store(&r->stop, true);
+	return NULL;
+}
+
+static void run_race(struct __test_metadata *_metadata, __u32 map_flags)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = map_flags);
+	pthread_t deleter, timer;
+	struct race r = {};
+
+	r.map_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "cmpdel_race", sizeof(__u32),
+				  sizeof(struct race_value), RACE_KEYS, &opts);
+	ASSERT_GE(r.map_fd, 0);
+	ASSERT_EQ(0, pthread_create(&deleter, NULL, race_deleter, &r));
+	ASSERT_EQ(0, pthread_create(&timer, NULL, race_timer, &r));
+	race_updater(&r);
+	pthread_join(timer, NULL);
+	pthread_join(deleter, NULL);
+	race_drain(&r);
+	close(r.map_fd);
+
+	TH_LOG("deletes %lu stale %lu absent %lu",
+	       atomic_load(&r.deletes), atomic_load(&r.stale),
+	       atomic_load(&r.absent));
+	EXPECT_EQ(0, r.mismatches) TH_LOG("live entries deleted");
+	EXPECT_EQ(0, atomic_load(&r.unexpected));
+	EXPECT_LT(0, atomic_load(&r.deletes));
+	/* Every delete the module reported is one the updater saw happen. */
+	EXPECT_EQ(atomic_load(&r.deletes), r.observed);
+}
+
+TEST(race_prealloc)
+{
+	REQUIRE_DEVICE();
+	run_race(_metadata, 0);
+}
+
+TEST(race_noprealloc)
+{
+	REQUIRE_DEVICE();
+	run_race(_metadata, BPF_F_NO_PREALLOC);
+}
+
+/* --- permissions -------------------------------------------------------- */
+
+static int create_u32_hash(__u32 map_flags)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = map_flags);
+	__u32 key = 1, value = 7;
+	int fd;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "cmpdel_perm", 4, 4, 8, &opts);
+	if (fd >= 0 && bpf_map_update_elem(fd, &key, &value, BPF_ANY)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+TEST(read_only_fd_is_eperm)
+{
+	LIBBPF_OPTS(bpf_get_fd_by_id_opts, ro, .open_flags = BPF_F_RDONLY);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), key = 1, value = 7;
+	int fd, ro_fd;
+
+	REQUIRE_DEVICE();
+	fd = create_u32_hash(0);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, bpf_obj_get_info_by_fd(fd, &info, &len));
+	ro_fd = bpf_map_get_fd_by_id_opts(info.id, &ro);
+	ASSERT_GE(ro_fd, 0);
+	EXPECT_EQ(-EPERM, bpf_map_compare_delete_elem(ro_fd, &key, &value, 0, 4, NULL));
+	EXPECT_EQ(0, bpf_map_lookup_elem(fd, &key, &value));
+	/* The same map through a writable fd: the permission was the fd's. */
+	EXPECT_EQ(0, bpf_map_compare_delete_elem(fd, &key, &value, 0, 4, NULL));
+	close(ro_fd);
+	close(fd);
+}
+
+TEST(syscall_read_only_map_is_eperm)
+{
+	__u32 key = 1, value = 7;
+	int fd;
+
+	REQUIRE_DEVICE();
+	fd = create_u32_hash(BPF_F_RDONLY);
+	/* Such a map cannot be filled from userspace, so key 1 is absent... */
+	if (fd < 0)
+		fd = bpf_map_create(BPF_MAP_TYPE_HASH, "cmpdel_rdonly", 4, 4, 8,
+				    &(struct bpf_map_create_opts){
+					    .sz = sizeof(struct bpf_map_create_opts),
+					    .map_flags = BPF_F_RDONLY });
+	ASSERT_GE(fd, 0);
+	/* ...but the permission check comes before any lookup. */
+	EXPECT_EQ(-EPERM, bpf_map_compare_delete_elem(fd, &key, &value, 0, 4, NULL));
+	close(fd);
+}
+
+TEST(frozen_map_is_eperm)
+{
+	__u32 key = 1, value = 7;
+	int fd;
+
+	REQUIRE_DEVICE();
+	fd = create_u32_hash(0);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, bpf_map_freeze(fd));
+	EXPECT_EQ(-EPERM, bpf_map_compare_delete_elem(fd, &key, &value, 0, 4, NULL));
+	EXPECT_EQ(0, bpf_map_lookup_elem(fd, &key, &value));
+	close(fd);
+}
+
+TEST(device_is_root_only)
+{
+	pid_t pid;
+	int status;
+
+	REQUIRE_DEVICE();
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(2);
+		_exit(open(BPFCMPDEL_DEVICE, O_RDWR) < 0 && errno == EACCES ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/* --- unsupported maps and wrong fds --------------------------------------- */
+
+TEST(unsupported_map_types_are_eopnotsupp)
+{
+	const enum bpf_map_type types[] = {
+		BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_HASH,
+		BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH,
+	};
+	__u32 key = 0, value = 0, i;
+	int fd;
+
+	REQUIRE_DEVICE();
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		fd = bpf_map_create(types[i], "cmpdel_unsup", 4, 4, 4, NULL);
+		ASSERT_GE(fd, 0) TH_LOG("map type %d", types[i]);
+		bpf_map_update_elem(fd, &key, &value, BPF_ANY);
+		EXPECT_EQ(-EOPNOTSUPP, bpf_map_compare_delete_elem(fd, &key, &value,
+								   0, 4, NULL))
+			TH_LOG("map type %d", types[i]);
+		close(fd);
+	}
+}
+
+/* A hash map whose value is { int counter; struct bpf_spin_lock lock; }. */
+static int create_spin_lock_map(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	struct btf *btf;
+	int btf_fd, fd, int_id, lock_id, value_id;
+
+	btf = btf__new_empty();
+	if (!btf)
+		return -1;
+	int_id = btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
+	lock_id = btf__add_struct(btf, "bpf_spin_lock", 4);
+	btf__add_field(btf, "val", int_id, 0, 0);
+	value_id = btf__add_struct(btf, "value", 8);
+	btf__add_field(btf, "counter", int_id, 0, 0);
+	btf__add_field(btf, "lock", lock_id, 32, 0);
+	if (btf__load_into_kernel(btf)) {
+		btf__free(btf);
+		return -1;
+	}
+	btf_fd = btf__fd(btf);
+	opts.btf_fd = btf_fd;
+	opts.btf_key_type_id = int_id;
+	opts.btf_value_type_id = value_id;
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "cmpdel_lock", 4, 8, 4, &opts);
+	btf__free(btf);
+	return fd;
+}
+
+TEST(map_with_spin_lock_is_eopnotsupp)
+{
+	__u32 key = 0, value[2] = { 5, 0 };
+	int fd;
+
+	REQUIRE_DEVICE();
+	fd = create_spin_lock_map();
+	ASSERT_GE(fd, 0) TH_LOG("creating a map with a bpf_spin_lock: %s",
+				strerror(errno));
+	ASSERT_EQ(0, bpf_map_update_elem(fd, &key, value, BPF_ANY));
+	EXPECT_EQ(-EOPNOTSUPP, bpf_map_compare_delete_elem(fd, &key, value, 0, 4, NULL));
+	close(fd);
+}
+
+TEST(non_map_fd_is_einval)
+{
+	__u32 key = 0, value = 0;
+	int fd;
+
+	REQUIRE_DEVICE();
+	fd = open("/dev/null", O_RDWR);
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(-EINVAL, bpf_map_compare_delete_elem(fd, &key, &value, 0, 4, NULL));
+	close(fd);
+}
+
+TEST(bad_fd_is_ebadf)
+{
+	struct bpfcmpdel_req req = {
+		.size = sizeof(req), .map_fd = 1000000, .compare_size = 4,
+	};
+	__u32 key = 0, value = 0;
+
+	REQUIRE_DEVICE();
+	req.key = (__u64)(uintptr_t)&key;
+	req.expected = (__u64)(uintptr_t)&value;
+	EXPECT_EQ(-EBADF, raw_ioctl(BPFCMPDEL_IOC_CMPDEL, &req));
+	EXPECT_EQ(-EBADF, bpf_map_compare_delete_elem(-1, &key, &value, 0, 4, NULL));
+}
+
+/* --- the ioctl ABI itself ------------------------------------------------ */
+
+FIXTURE(abi) {
+	int map_fd;
+	__u32 key;
+	__u32 value;
+	struct bpfcmpdel_req req;
+};
+
+FIXTURE_SETUP(abi)
+{
+	self->map_fd = create_u32_hash(0);
+	ASSERT_GE(self->map_fd, 0);
+	self->key = 1;
+	self->value = 7;
+	self->req = (struct bpfcmpdel_req) {
+		.size = sizeof(self->req),
+		.map_fd = self->map_fd,
+		.key = (__u64)(uintptr_t)&self->key,
+		.expected = (__u64)(uintptr_t)&self->value,
+		.compare_size = 4,
+	};
+}
+
+FIXTURE_TEARDOWN(abi)
+{
+	close(self->map_fd);
+}
+
+static bool abi_key_present(struct _test_data_abi *self)
+{
+	__u32 v;
+
+	return bpf_map_lookup_elem(self->map_fd, &self->key, &v) == 0;
+}
+
+TEST_F(abi, well_formed_request_deletes)
+{
+	REQUIRE_DEVICE();
+	EXPECT_EQ(0, raw_ioctl(BPFCMPDEL_IOC_CMPDEL, &self->req));
+	EXPECT_FALSE(abi_key_present(self));
+}
+
+TEST_F(abi, unknown_flags_are_einval)
+{
+	__u64 bit;
+
+	REQUIRE_DEVICE();
+	for (bit = 0; bit < 64; bit++) {
+		self->req.flags = 1ULL << bit;
+		EXPECT_EQ(-EINVAL, raw_ioctl(BPFCMPDEL_IOC_CMPDEL, &self->req))
+			TH_LOG("flag bit %llu", (unsigned long long)bit);
+	}
+	EXPECT_TRUE(abi_key_present(self));
+}
+
+TEST_F(abi, zero_compare_size_is_einval)
+{
+	REQUIRE_DEVICE();
+	self->req.compare_size = 0;
+	EXPECT_EQ(-EINVAL, raw_ioctl(BPFCMPDEL_IOC_CMPDEL, &self->req));
+	EXPECT_TRUE(abi_key_present(self));
+}
+
+TEST_F(abi, offset_overflow_is_einval)
+{
+	REQUIRE_DEVICE();
+	self->req.compare_offset = 0xffffffff;
+	self->req.compare_size = 2;
+	EXPECT_EQ(-EINVAL, raw_ioctl(BPFCMPDEL_IOC_CMPDEL, &self->req));
+	EXPECT_TRUE(abi_key_present(self));
+}
+
+TEST_F(abi, short_struct_is_einval)
+{
+	REQUIRE_DEVICE();
+	self->req.size = BPFCMPDEL_REQ_SIZE_VER0 - 1;
+	EXPECT_EQ(-EINVAL, raw_ioctl(BPFCMPDEL_IOC_CMPDEL, &self->req));
+	self->req.size = 0;
+	EXPECT_EQ(-EINVAL, raw_ioctl(BPFCMPDEL_IOC_CMPDEL, &self->req));
+	EXPECT_TRUE(abi_key_present(self));
+}
+
+TEST_F(abi, longer_struct_with_zero_tail_works)
+{
+	struct {
+		struct bpfcmpdel_req req;
+		__u64 future[4];
+	} big = { .req = self->req };
+
+	REQUIRE_DEVICE();
+	big.req.size = sizeof(big);
+	EXPECT_EQ(0, raw_ioctl(BPFCMPDEL_IOC_CMPDEL, &big));
+	EXPECT_FALSE(abi_key_present(self));
+}
+
+TEST_F(abi, longer_struct_with_nonzero_tail_is_e2big)
+{
+	struct {
+		struct bpfcmpdel_req req;
+		__u64 future[4];
+	} big = { .req = self->req };
+
+	REQUIRE_DEVICE();
+	big.req.size = sizeof(big);
+	big.future[3] = 1;
+	EXPECT_EQ(-E2BIG, raw_ioctl(BPFCMPDEL_IOC_CMPDEL, &big));
+	EXPECT_TRUE(abi_key_present(self));
+}
+
+TEST_F(abi, unknown_command_is_enotty)
+{
+	REQUIRE_DEVICE();
+	EXPECT_EQ(-ENOTTY, raw_ioctl(_IOW(BPFCMPDEL_IOC_MAGIC, 2, struct bpfcmpdel_req),
+				     &self->req));
+	EXPECT_EQ(-ENOTTY, raw_ioctl(_IOR(BPFCMPDEL_IOC_MAGIC, 1, struct bpfcmpdel_req),
+				     &self->req));
+	EXPECT_EQ(-ENOTTY, raw_ioctl(_IOW('X', 1, struct bpfcmpdel_req), &self->req));
+	EXPECT_TRUE(abi_key_present(self));
+}
+
+TEST_F(abi, bad_pointers_are_efault)
+{
+	void *unmapped;
+
+	REQUIRE_DEVICE();
+	unmapped = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, unmapped);
+	ASSERT_EQ(0, munmap(unmapped, 4096));
+
+	EXPECT_EQ(-EFAULT, raw_ioctl(BPFCMPDEL_IOC_CMPDEL, NULL));
+	EXPECT_EQ(-EFAULT, raw_ioctl(BPFCMPDEL_IOC_CMPDEL, unmapped));
+
+	self->req.key = 0;
+	EXPECT_EQ(-EFAULT, raw_ioctl(BPFCMPDEL_IOC_CMPDEL, &self->req));
+	self->req.key = (__u64)(uintptr_t)unmapped;
+	EXPECT_EQ(-EFAULT, raw_ioctl(BPFCMPDEL_IOC_CMPDEL, &self->req));
+
+	self->req.key = (__u64)(uintptr_t)&self->key;
+	self->req.expected = 0;
+	EXPECT_EQ(-EFAULT, raw_ioctl(BPFCMPDEL_IOC_CMPDEL, &self->req));
+	self->req.expected = (__u64)(uintptr_t)unmapped;
+	EXPECT_EQ(-EFAULT, raw_ioctl(BPFCMPDEL_IOC_CMPDEL, &self->req));
+	EXPECT_TRUE(abi_key_present(self));
+}
+
+TEST_HARNESS_MAIN

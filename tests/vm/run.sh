@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+# Boot a real Debian kernel under QEMU (TCG: the host has no module support and
+# KVM is not usable here), load the module, run one shell command inside the
+# VM, and decide pass/fail from the command's status plus the guest's dmesg.
+#
+# Usage:
+#   tests/vm/run.sh --kernel VMLINUZ [--ko PATH_TO_KO] [--bin FILE]...
+#                   [--modules-dir DIR] --cmd 'SHELL COMMAND'
+#                   [--timeout SECS] [--log FILE]
+#
+# Exit status: the command's own status, or 1 when the VM never reported one
+# (panic, Oops, timeout), the module failed to load, or dmesg shows a kernel
+# warning/bug. Messages from this script are prefixed "vm:" on stderr.
+set -euo pipefail
+
+usage() {
+	sed -n '6,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+die() {
+	echo "vm: $*" >&2
+	exit 2
+}
+
+kernel=""
+ko=""
+bins=()
+modules_dir=""
+cmd=""
+cmd_set=0
+timeout_secs=600
+log=""
+
+while (($#)); do
+	case "$1" in
+	--kernel) kernel=${2:?--kernel needs a value}; shift 2 ;;
+	--ko) ko=${2:?--ko needs a value}; shift 2 ;;
+	--bin) bins+=("${2:?--bin needs a value}"); shift 2 ;;
+	--modules-dir) modules_dir=${2:?--modules-dir needs a value}; shift 2 ;;
+	--cmd) cmd=${2?--cmd needs a value}; cmd_set=1; shift 2 ;;
+	--timeout) timeout_secs=${2:?--timeout needs a value}; shift 2 ;;
+	--log) log=${2:?--log needs a value}; shift 2 ;;
+	-h | --help) usage ;;
+	*) echo "vm: unknown argument: $1" >&2; usage ;;
+	esac
+done
+
+[[ -n "$kernel" ]] || { echo "vm: --kernel is required" >&2; usage; }
+((cmd_set)) || { echo "vm: --cmd is required" >&2; usage; }
+[[ -r "$kernel" ]] || die "kernel not readable: $kernel"
+[[ "$timeout_secs" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive integer"
+if [[ -n "$ko" ]]; then
+	[[ -r "$ko" ]] || die "module not readable: $ko"
+fi
+
+busybox=/bin/busybox
+[[ -x "$busybox" ]] || die "$busybox missing (install busybox-static)"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (install qemu-system-x86)"
+command -v cpio >/dev/null || die "cpio missing"
+
+# The kernel release names the matching /lib/modules tree; Debian's image is
+# always /boot/vmlinuz-$KVER.
+kver=""
+kbase=$(basename "$kernel")
+if [[ "$kbase" == vmlinuz-* ]]; then
+	kver=${kbase#vmlinuz-}
+fi
+if [[ -z "$modules_dir" && -n "$kver" ]]; then
+	modules_dir=/lib/modules/$kver
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bpfcmpdel-vm.XXXXXX")
+trap 'rm -rf -- "$tmp"' EXIT
+root=$tmp/root
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,root,etc,deps,usr/bin,usr/sbin}
+
+cp "$busybox" "$root/bin/busybox"
+
+# A dynamically linked binary would fail inside the VM with a confusing
+# "not found"; catch it here where the message can be clear.
+is_dynamic_elf() {
+	local magic
+	magic=$(head -c 4 "$1" | od -An -c | tr -d ' ')
+	[[ "$magic" == '177ELF' ]] || return 1
+	LC_ALL=C readelf -lW "$1" 2>/dev/null | grep -q 'Requesting program interpreter'
+}
+
+for b in "${bins[@]}"; do
+	[[ -f "$b" && -r "$b" ]] || die "--bin not a readable file: $b"
+	if command -v readelf >/dev/null && is_dynamic_elf "$b"; then
+		die "--bin $b is dynamically linked; build it with -static"
+	fi
+	install -m 0755 "$b" "$root/bin/$(basename "$b")"
+done
+
+# Copy a module into the initramfs uncompressed: busybox insmod does not
+# understand compressed modules, whatever Debian happens to ship them as.
+copy_module() {
+	local src=$1 dst=$2
+	case "$src" in
+	*.ko) cp "$src" "$dst" ;;
+	*.ko.xz) xz -dc "$src" >"$dst" ;;
+	*.ko.gz) gzip -dc "$src" >"$dst" ;;
+	*.ko.zst) zstd -qdc "$src" >"$dst" ;;
+	*) die "unknown module format: $src" ;;
+	esac
+}
+
+if [[ -n "$ko" ]]; then
+	cp "$ko" "$root/bpfcmpdel.ko"
+
+	if [[ -n "$kver" ]]; then
+		vermagic=$(modinfo -F vermagic "$ko" 2>/dev/null || true)
+		if [[ -n "$vermagic" && "${vermagic%% *}" != "$kver" ]]; then
+			echo "vm: warning: $ko vermagic '${vermagic%% *}' != kernel '$kver'; insmod will likely fail" >&2
+		fi
+	fi
+
+	# Resolve in-tree dependencies through modules.dep, which already lists
+	# each module's full transitive closure with the deepest dependency last,
+	# so loading each list back to front respects the order.
+	depends=$(modinfo -F depends "$ko" 2>/dev/null || true)
+	if [[ -n "$depends" ]]; then
+		[[ -n "$modules_dir" && -r "$modules_dir/modules.dep" ]] ||
+			die "$ko depends on '$depends' but no modules.dep found (use --modules-dir)"
+		load_order=()
+		declare -A seen=()
+		IFS=',' read -r -a direct <<<"$depends"
+		for dep in "${direct[@]}"; do
+			[[ -n "$dep" ]] || continue
+			# modules.dep spells names with '-' or '_' interchangeably.
+			pat="${dep//[-_]/[-_]}"
+			line=$(grep -E "^([^:]*/)?${pat}\.ko(\.[a-z]+)?:" "$modules_dir/modules.dep" | head -n1 || true)
+			[[ -n "$line" ]] || die "dependency $dep not found in $modules_dir/modules.dep"
+			read -r -a parts <<<"${line/:/ }"
+			for ((i = ${#parts[@]} - 1; i >= 1; i--)); do
+				load_order+=("${parts[i]}")
+			done
+			load_order+=("${parts[0]}")
+		done
+		n=0
+		for rel in "${load_order[@]}"; do
+			[[ -z "${seen[$rel]:-}" ]] || continue
+			seen[$rel]=1
+			name=$(basename "$rel")
+			name=${name%%.ko*}
+			copy_module "$modules_dir/$rel" "$(printf '%s/deps/%03d-%s.ko' "$root" "$n" "$name")"
+			n=$((n + 1))
+		done
+		echo "vm: bundling $n dependency module(s) for: $depends" >&2
+	fi
+fi
+
+# Keep the command in a file so no quoting survives a trip through the kernel
+# command line or the init script.
+printf '%s\n' "$cmd" >"$root/etc/vm-cmd"
+
+cat >"$root/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
+mount -t bpf bpf /sys/fs/bpf || echo "vm: mounting bpffs failed"
+cd /
+
+# Uptime at this point is the boot cost every test pays; the host reports it.
+echo "@@BOOTED $(cut -d' ' -f1 /proc/uptime)@@"
+
+status=0
+for m in /deps/*.ko; do
+	[ -e "$m" ] || continue
+	insmod "$m" || { echo "vm: insmod $m failed"; status=1; }
+done
+if [ "$status" -eq 0 ] && [ -e /bpfcmpdel.ko ]; then
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	insmod /bpfcmpdel.ko
+	status=$?
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	echo "@@INSMOD $status ${t0}s..${t1}s@@"
+	dmesg | tail -n 20
+fi
+
+if [ "$status" -eq 0 ]; then
+	sh -c "$(cat /etc/vm-cmd)" </dev/null
+	status=$?
+else
+	# The command is meaningless without the module; report the load failure
+	# as the run's status instead.
+	echo "vm: not running command because module loading failed"
+fi
+
+echo "@@DMESG-BEGIN@@"
+dmesg
+echo "@@DMESG-END@@"
+echo "@@EXIT $status@@"
+# Give the UART a moment to drain before the machine vanishes; the marker
+# has always arrived without it, but a lost marker would fail a good run.
+sleep 0.2
+poweroff -f
+INIT
+chmod 0755 "$root/init"
+
+initrd=$tmp/initrd.cpio
+# Uncompressed: decompressing under TCG costs more than the copy it saves,
+# and -R 0:0 makes the guest see root-owned files even for a non-root build.
+(cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --quiet -o -0 -H newc -R 0:0) >"$initrd"
+
+if [[ -z "$log" ]]; then
+	log=$tmp/console.log
+fi
+: >"$log"
+
+# panic=-1 reboots at once on panic and -no-reboot turns that into a QEMU
+# exit, so an Oops (oops=panic) ends the run instead of hanging until the
+# timeout. No nokaslr: the module must survive a randomized layout.
+# log_buf_len: the default 128K ring could drop early warnings by the time the
+# whole dmesg is dumped at the end of a long test.
+append="console=ttyS0 panic=-1 oops=panic quiet loglevel=4 log_buf_len=8M"
+
+qemu=(
+	qemu-system-x86_64
+	-machine q35 -accel tcg -cpu max -smp 2 -m 2G
+	-display none -monitor none -serial stdio -no-reboot
+	-kernel "$kernel" -initrd "$initrd" -append "$append"
+)
+
+start=$(date +%s)
+# QEMU writes straight to the log and tail streams it, rather than a
+# "| tee" pipeline, so that the QEMU pid is known: timeout runs it in its own
+# process group, out of reach of a Ctrl-C or a CI kill aimed at this script,
+# and an interrupted run must not leave a guest spinning a host core.
+# stdin from /dev/null: QEMU would otherwise put a terminal into raw mode and
+# leave it that way if timeout kills it.
+timeout -k 10 "$timeout_secs" "${qemu[@]}" </dev/null >>"$log" 2>&1 &
+qemu_pid=$!
+trap 'echo "vm: interrupted, stopping QEMU" >&2; kill -TERM "$qemu_pid" 2>/dev/null; exit 130' INT
+trap 'echo "vm: terminated, stopping QEMU" >&2; kill -TERM "$qemu_pid" 2>/dev/null; exit 143' TERM
+tail -c +1 -f -s 0.2 --pid="$qemu_pid" "$log" &
+tail_pid=$!
+qemu_rc=0
+wait "$qemu_pid" || qemu_rc=$?
+wait "$tail_pid" || true
+trap - INT TERM
+end=$(date +%s)
+
+# The serial console emits CRLF; strip CR so patterns and markers match.
+clean=$tmp/console.clean
+tr -d '\r' <"$log" >"$clean"
+
+booted=$(sed -n 's/.*@@BOOTED \([0-9.]*\)@@.*/\1/p' "$clean" | head -n1)
+echo "vm: qemu exited rc=$qemu_rc after $((end - start))s wall${booted:+ (guest reached init at ${booted}s uptime)}" >&2
+
+bad_patterns=(
+	'BUG:'
+	'WARNING:'
+	'Oops'
+	'Kernel panic'
+	'possible recursive locking'
+	'lockdep'
+	'INFO: task'
+	'circular locking'
+	'general protection fault'
+	'KASAN'
+	'UBSAN'
+	'rcu_sched self-detected stall'
+	'rcu: INFO:'
+	'self-detected stall'
+)
+grep_args=()
+for p in "${bad_patterns[@]}"; do
+	grep_args+=(-e "$p")
+done
+
+exit_line=$(grep -o '@@EXIT [0-9]*@@' "$clean" | tail -n1 || true)
+if [[ -z "$exit_line" ]]; then
+	if ((qemu_rc == 124 || qemu_rc == 137)); then
+		echo "vm: FAIL: timed out after ${timeout_secs}s with no exit marker" >&2
+	else
+		echo "vm: FAIL: VM ended without an exit marker (crash or panic?)" >&2
+	fi
+	# No dmesg section was dumped; the console itself is the best evidence.
+	grep -F "${grep_args[@]}" "$clean" | sed 's/^/vm: console: /' >&2 || true
+	exit 1
+fi
+
+bad=$(sed -n '/@@DMESG-BEGIN@@/,/@@DMESG-END@@/p' "$clean" | grep -F "${grep_args[@]}" || true)
+if [[ -n "$bad" ]]; then
+	while IFS= read -r l; do echo "vm: dmesg: $l"; done <<<"$bad" >&2
+	echo "vm: FAIL: kernel reported problems in dmesg" >&2
+	exit 1
+fi
+
+insmod_line=$(grep -o '@@INSMOD [0-9]*' "$clean" | head -n1 || true)
+if [[ -n "$insmod_line" && "${insmod_line#@@INSMOD }" != 0 ]]; then
+	echo "vm: FAIL: insmod of $ko failed with status ${insmod_line#@@INSMOD }" >&2
+	exit 1
+fi
+if grep -q '^vm: insmod .* failed$' "$clean"; then
+	echo "vm: FAIL: loading a dependency module failed" >&2
+	exit 1
+fi
+
+status=${exit_line#@@EXIT }
+status=${status%@@}
+echo "vm: command exit status $status" >&2
+exit "$status"
