@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+#   make                 module (for KVER/KDIR, default: running kernel) + library
+#   make demo            install what is missing, run the demo in a VM
+#   make check           install what is missing, run every test
+#   make style           checkpatch and sparse on the module
+#   make install         the library (PREFIX, DESTDIR)
+#   make dkms-install    register, build and install the module with DKMS
+#   make dkms-uninstall
+
+KVER ?= $(shell uname -r)
+KDIR ?= /lib/modules/$(KVER)/build
+PREFIX ?= /usr/local
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+DKMS_SRC := /usr/src/bpfcmpdel-$(VERSION)
+UDEV_RULES := /etc/udev/rules.d/60-bpfcmpdel.rules
+CHECKPATCH_DIR := build/checkpatch
+
+all: module lib
+
+module:
+	$(MAKE) -C module KVER=$(KVER) KDIR=$(KDIR)
+
+lib:
+	$(MAKE) -C lib
+
+install: lib
+	$(MAKE) -C lib install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+
+demo:
+	scripts/demo.sh
+
+check:
+	scripts/check.sh
+
+# checkpatch.pl comes from Debian's linux-source tarball, like the test harness.
+$(CHECKPATCH_DIR)/checkpatch.pl:
+	mkdir -p $(CHECKPATCH_DIR)
+	tar -xf /usr/src/linux-source-6.1.tar.xz -C $(CHECKPATCH_DIR) --strip-components=2 \
+		--wildcards '*/scripts/checkpatch.pl' '*/scripts/spelling.txt' \
+		'*/scripts/const_structs.checkpatch'
+
+style: $(CHECKPATCH_DIR)/checkpatch.pl
+	$(CHECKPATCH_DIR)/checkpatch.pl --no-tree --quiet --strict \
+		--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG -f \
+		$(filter-out %.mod.c,$(wildcard module/*.c)) module/*.h module/compat/*.h uapi/linux/*.h
+	$(MAKE) -C module KVER=$(KVER) KDIR=$(KDIR) clean
+	$(MAKE) -C module KVER=$(KVER) KDIR=$(KDIR) sparse 2>&1 | tee build/sparse.log
+	! grep -E 'warning|error' build/sparse.log
+	$(MAKE) -C module KVER=$(KVER) KDIR=$(KDIR) clean
+
+dkms-install:
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	cp -r dkms.conf module uapi $(DKMS_SRC)/
+	dkms install -m bpfcmpdel -v $(VERSION)
+	install -D -m 0644 udev/60-bpfcmpdel.rules $(UDEV_RULES)
+	udevadm control --reload 2>/dev/null || true
+
+dkms-uninstall:
+	-dkms remove -m bpfcmpdel -v $(VERSION) --all
+	rm -rf $(DKMS_SRC) $(UDEV_RULES)
+
+clean:
+	-$(MAKE) -C module clean
+	$(MAKE) -C lib clean
+	rm -rf build
+
+.PHONY: all module lib install demo check style dkms-install dkms-uninstall clean

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# make check: installs what is missing, then runs every test -- style
+# checks and library tests on the host, the module's tests inside a VM
+# booting Debian's kernel -- and ends with "N passed, N failed[, N skipped]".
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+passed=0 failed=0 skipped=0
+failures=()
+
+record() {	# record NAME ok|fail|skip
+	case $2 in
+	ok) passed=$((passed + 1)); echo "ok - $1" ;;
+	skip) skipped=$((skipped + 1)); echo "ok - $1 # SKIP" ;;
+	*) failed=$((failed + 1)); failures+=("$1"); echo "not ok - $1" ;;
+	esac
+}
+
+# Counts kselftest TAP results ("ok N name", "not ok N name", "# SKIP").
+count_tap() {	# count_tap PREFIX FILE
+	local line name
+
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		case $line in
+		"not ok "*) name=${line#not ok }; record "$1: ${name#* }" fail >/dev/null ;;
+		"ok "*"# SKIP"*) skipped=$((skipped + 1)) ;;
+		"ok "*) passed=$((passed + 1)) ;;
+		esac
+	done < <(grep -E '^(not )?ok [0-9]+ ' "$2" | tr -d '\r')
+}
+
+run_step() {	# run_step NAME LOG COMMAND...: a step is one test
+	local name=$1 log=$2
+
+	shift 2
+	if "$@" >"$log" 2>&1; then
+		record "$name" ok
+	else
+		record "$name" fail
+		tail -n 40 "$log" | sed "s/^/  $name: /"
+	fi
+}
+
+"$top/scripts/deps.sh"
+mkdir -p "$build/logs"
+logs=$build/logs
+kver=$(test_kernel_version)
+[[ -n $kver ]] || { echo "check: no Debian 6.1 kernel image in /boot" >&2; exit 1; }
+start=$SECONDS
+
+# --- host ---------------------------------------------------------------
+run_step style "$logs/style.log" make -s -C "$top" style KVER="$kver"
+run_step lib-build "$logs/lib-build.log" build_lib
+run_step lib-test-build "$logs/lib-test-build.log" \
+	build_static "$build/lib_test" "$top/tests/lib_test.c"
+if [[ -x $build/lib_test ]]; then
+	"$build/lib_test" >"$logs/host-lib_test.log" 2>&1 || true
+	count_tap host "$logs/host-lib_test.log"
+fi
+
+# --- VM -----------------------------------------------------------------
+ko=""
+if ko=$(dkms_build_module "$kver" 2>"$logs/dkms.log") && [[ -n $ko ]]; then
+	record "dkms build for $kver" ok
+else
+	record "dkms build for $kver" fail
+	tail -n 40 "$logs/dkms.log"
+fi
+run_step vm-test-build "$logs/vm-test-build.log" \
+	build_static "$build/bpfcmpdel_test" "$top/tests/bpfcmpdel_test.c"
+
+if [[ -n $ko && -x $build/bpfcmpdel_test && -x $build/lib_test ]]; then
+	vm_log=$logs/vm-$kver.log
+	echo "check: booting $kver under QEMU (TCG)"
+	if "$top/tests/vm/run.sh" --kernel "/boot/vmlinuz-$kver" --ko "$ko" \
+		--bin "$build/bpfcmpdel_test" --bin "$build/lib_test" \
+		--bin "$top/tests/vm/guest-tests.sh" --timeout 900 \
+		--cmd 'guest-tests.sh' --log "$vm_log" >/dev/null 2>"$logs/vm-run.log"; then
+		record "vm $kver: module loaded, guest ran, kernel log clean" ok
+	else
+		record "vm $kver: module loaded, guest ran, kernel log clean" fail
+		sed 's/^/  /' "$logs/vm-run.log"
+	fi
+	count_tap "vm $kver" "$vm_log"
+	grep -a -o 'Linux version [^ ]* ([^)]*)' "$vm_log" | head -n 1 | sed 's/^/check: VM booted /' || true
+fi
+
+echo "check: took $((SECONDS - start))s; logs in $logs"
+for f in "${failures[@]}"; do
+	echo "check: FAILED: $f"
+done
+summary="$passed passed, $failed failed"
+((skipped == 0)) || summary+=", $skipped skipped"
+echo "$summary"
+((failed == 0))

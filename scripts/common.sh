@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared by check.sh and demo.sh: where things are built, which kernel the
+# VM boots, and how the module, library and test binaries are built for it.
+# shellcheck shell=bash
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${BUILD_DIR:-$top/build}
+pkg_version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$top/dkms.conf")
+
+# The newest installed Debian 6.1 image, unless TEST_KVER names one.
+test_kernel_version() {
+	if [[ -n "${TEST_KVER:-}" ]]; then
+		echo "$TEST_KVER"
+		return
+	fi
+	find /boot -maxdepth 1 -name 'vmlinuz-6.1.*-amd64' -printf '%f\n' |
+		sed 's/^vmlinuz-//' | sort -V | tail -n 1
+}
+
+# kselftest_harness.h from Debian's kernel source, never from the repo.
+ksft_headers() {
+	local dir=$build/ksft
+
+	if [[ ! -f $dir/kselftest_harness.h ]]; then
+		mkdir -p "$dir"
+		tar -xf /usr/src/linux-source-6.1.tar.xz -C "$dir" --strip-components=4 \
+			--wildcards '*/tools/testing/selftests/kselftest_harness.h' \
+			'*/tools/testing/selftests/kselftest.h'
+	fi
+	echo "$dir"
+}
+
+# Builds the module with real `dkms build` in a private DKMS tree, so the
+# host's own DKMS state is left alone; prints the path of the built .ko.
+dkms_build_module() {
+	local kver=$1 src=$build/dkms/source dkmstree=$build/dkms/tree
+	local dst=$src/bpfcmpdel-$pkg_version
+
+	rm -rf "$build/dkms"
+	mkdir -p "$dst" "$dkmstree"
+	cp -r "$top/dkms.conf" "$top/module" "$top/uapi" "$dst/"
+	dkms add -m bpfcmpdel -v "$pkg_version" --sourcetree "$src" \
+		--dkmstree "$dkmstree" >&2
+	dkms build -m bpfcmpdel -v "$pkg_version" -k "$kver" \
+		--sourcetree "$src" --dkmstree "$dkmstree" >&2 || {
+		cat "$dkmstree/bpfcmpdel/$pkg_version/build/make.log" >&2 || true
+		return 1
+	}
+	find "$dkmstree/bpfcmpdel/$pkg_version/$kver" -name 'bpfcmpdel.ko*' | head -n 1
+}
+
+# Static binaries: the VM has no libraries.
+build_static() {
+	local out=$1 ksft
+
+	shift
+	ksft=$(ksft_headers)
+	cc -static -O2 -g -Wall -Wno-unused-parameter -I"$ksft" -I"$top/lib" \
+		-I"$top/uapi" -o "$out" "$@" "$top/lib/libbpfcmpdel.a" \
+		-lbpf -lelf -lz -lpthread 2> >(grep -v 'statically linked applications' >&2)
+}
+
+build_lib() {
+	make -s -C "$top/lib" >&2
+}
