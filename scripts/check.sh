@@ -31,6 +31,19 @@ count_tap() {	# count_tap PREFIX FILE
 	done < <(grep -E '^(not )?ok [0-9]+ ' "$2" | tr -d '\r')
 }
 
+# make install honours DESTDIR/PREFIX, and its pkg-config file links.
+lib_install_works() {
+	local dest=$build/install
+
+	rm -rf "$dest"
+	make -s -C "$top/lib" install DESTDIR="$dest" PREFIX=/usr &&
+		PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_LIBDIR=$dest/usr/lib/pkgconfig \
+			pkg-config --exists libbpfcmpdel &&
+		cc -o "$build/pc-consumer" "$top/tools/demo.c" \
+			$(PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_LIBDIR=$dest/usr/lib/pkgconfig \
+				pkg-config --cflags --libs libbpfcmpdel) -lbpf
+}
+
 run_step() {	# run_step NAME LOG COMMAND...: a step is one test
 	local name=$1 log=$2
 
@@ -55,6 +68,7 @@ run_step style "$logs/style.log" make -s -C "$top" style KVER="$kver"
 run_step lib-build "$logs/lib-build.log" build_lib
 run_step lib-test-build "$logs/lib-test-build.log" \
 	build_static "$build/lib_test" "$top/tests/lib_test.c"
+run_step lib-install "$logs/lib-install.log" lib_install_works
 if [[ -x $build/lib_test ]]; then
 	"$build/lib_test" >"$logs/host-lib_test.log" 2>&1 || true
 	count_tap host "$logs/host-lib_test.log"
@@ -84,7 +98,7 @@ if [[ -n $ko && -x $build/bpfcmpdel_test && -x $build/lib_test ]]; then
 		sed 's/^/  /' "$logs/vm-run.log"
 	fi
 	count_tap "vm $kver" "$vm_log"
-	grep -a -o 'Linux version [^ ]* ([^)]*)' "$vm_log" | head -n 1 | sed 's/^/check: VM booted /' || true
+	sed -n 's/^# guest kernel: /check: VM booted Linux /p' "$vm_log" | tr -d '\r' | head -n 1
 fi
 
 echo "check: took $((SECONDS - start))s; logs in $logs"
