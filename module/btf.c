@@ -191,14 +191,14 @@ static const struct btf_type *btf_find_struct(const struct btf_reader *r,
 	return found;
 }
 
-struct btf_field {
+struct btf_member_pos {
 	u32 offset;	/* bytes from the start of the outermost struct */
 	u32 type_id;
 };
 
 /* Finds @name in @t, descending into anonymous structs and unions. */
 static bool btf_find_member(const struct btf_reader *r, const struct btf_type *t,
-			    const char *name, u32 base, struct btf_field *f)
+			    const char *name, u32 base, struct btf_member_pos *f)
 {
 	const struct btf_member *m = (const struct btf_member *)(t + 1);
 	bool kflag = BTF_INFO_KFLAG(t->info);
@@ -238,7 +238,7 @@ static int btf_member(const struct btf_reader *r, const struct btf_type *t,
 {
 	const char *sname = btf_str(r, t->name_off);
 	const struct btf_type *mt;
-	struct btf_field f;
+	struct btf_member_pos f;
 	u32 size;
 
 	if (!btf_find_member(r, t, member, 0, &f)) {
@@ -264,7 +264,7 @@ static const struct btf_type *btf_pointee(const struct btf_reader *r,
 					  const struct btf_type *t,
 					  const char *member)
 {
-	struct btf_field f;
+	struct btf_member_pos f;
 	const struct btf_type *p;
 
 	if (!btf_find_member(r, t, member, 0, &f))
@@ -280,7 +280,7 @@ static int btf_map_locked_slots(const struct btf_reader *r,
 				const struct btf_type *htab, u32 *nr)
 {
 	const struct btf_type *t;
-	struct btf_field f;
+	struct btf_member_pos f;
 
 	if (!btf_find_member(r, htab, "map_locked", 0, &f))
 		return -ENOENT;

@@ -59,6 +59,7 @@ int cmpdel_resolve_symbols(void);
 void cmpdel_log_call_paths(char *buf, size_t len);
 void cmpdel_pcpu_freelist_push(void *freelist, void *node);
 void cmpdel_bpf_mem_cache_free(void *ma, void *ptr);
+int cmpdel_kern_sys_bpf(int cmd, union bpf_attr *attr, unsigned int size);
 void cmpdel_disable_instrumentation(void);
 void cmpdel_enable_instrumentation(void);
 

@@ -82,6 +82,7 @@ static void htab_free_elem(struct bpf_map *map, void *l)
 {
 	void *htab = map;
 
+	cmpdel_map_dec_elem_count(map);
 	if (!(map->map_flags & BPF_F_NO_PREALLOC)) {
 		cmpdel_pcpu_freelist_push(field(htab, L.htab_freelist),
 					  field(l, L.elem_fnode));

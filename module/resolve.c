@@ -25,6 +25,7 @@ enum cmpdel_call_id {
 	CALL_KALLSYMS_LOOKUP_NAME,
 	CALL_PCPU_FREELIST_PUSH,
 	CALL_BPF_MEM_CACHE_FREE,
+	CALL_KERN_SYS_BPF,
 	NR_CALLS,
 };
 
@@ -32,12 +33,16 @@ struct cmpdel_call_target {
 	const char *name;
 	void *addr;
 	bool endbr;
+	/* The IBT window runs with interrupts off: no way in for these. */
+	bool may_sleep;
 };
 
 static struct cmpdel_call_target calls[NR_CALLS] = {
 	[CALL_KALLSYMS_LOOKUP_NAME]	= { .name = "kallsyms_lookup_name" },
 	[CALL_PCPU_FREELIST_PUSH]	= { .name = "pcpu_freelist_push" },
 	[CALL_BPF_MEM_CACHE_FREE]	= { .name = "bpf_mem_cache_free" },
+	/* Exported, but into the BPF_INTERNAL namespace since 6.12/6.15. */
+	[CALL_KERN_SYS_BPF]		= { .name = "kern_sys_bpf", .may_sleep = true },
 };
 
 static unsigned long call_kallsyms_lookup_name(const char *name)
@@ -73,6 +78,15 @@ void cmpdel_bpf_mem_cache_free(void *ma, void *ptr)
 	cmpdel_ibt_window_open(&w, t->endbr);
 	fn(ma, ptr);
 	cmpdel_ibt_window_close(&w);
+}
+
+/* Only for the load-time self-test: it has no ENDBR-less path. */
+int cmpdel_kern_sys_bpf(int cmd, union bpf_attr *attr, unsigned int size)
+{
+	int (*fn)(int cmd, union bpf_attr *attr, unsigned int size);
+
+	fn = calls[CALL_KERN_SYS_BPF].addr;
+	return fn(cmd, attr, size);
 }
 
 /* bpf_disable_instrumentation(), whose per-CPU counter is not exported. */
@@ -154,6 +168,11 @@ static int resolve_call_targets(void)
 		if (!t->addr)
 			return -ENOENT;
 		t->endbr = cmpdel_has_endbr(t->addr);
+		if (t->may_sleep && !t->endbr && cmpdel_ibt_enforced()) {
+			pr_err("%s has no ENDBR on an IBT CPU and may sleep: no safe way to call it\n",
+			       t->name);
+			return -ENOENT;
+		}
 	}
 	return 0;
 }
@@ -200,6 +219,6 @@ void cmpdel_log_call_paths(char *buf, size_t len)
 		used += scnprintf(buf + used, len - used, "%s%s:%s:%s",
 				  i ? " " : "", t->name,
 				  t->endbr ? "endbr" : "no-endbr",
-				  t->endbr ? "direct" : "ibt-window");
+				  t->endbr || t->may_sleep ? "direct" : "ibt-window");
 	}
 }

@@ -39,7 +39,7 @@ static int selftest_create(const struct selftest_map *m)
 		.map_flags = m->map_flags,
 	};
 
-	return kern_sys_bpf(BPF_MAP_CREATE, &attr, sizeof(attr));
+	return cmpdel_kern_sys_bpf(BPF_MAP_CREATE, &attr, sizeof(attr));
 }
 
 static int selftest_elem(int cmd, int fd, const void *key, void *value)
@@ -51,7 +51,7 @@ static int selftest_elem(int cmd, int fd, const void *key, void *value)
 		.flags = cmd == BPF_MAP_UPDATE_ELEM ? BPF_NOEXIST : 0,
 	};
 
-	return kern_sys_bpf(cmd, &attr, sizeof(attr));
+	return cmpdel_kern_sys_bpf(cmd, &attr, sizeof(attr));
 }
 
 static int selftest_cmpdel(int fd, const void *key, const void *expected)

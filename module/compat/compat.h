@@ -22,9 +22,6 @@
 #define fd_file(f) ((f).file)
 #endif
 
-/* Exported for light skeletons, but only declared in their own header. */
-int kern_sys_bpf(int cmd, union bpf_attr *attr, unsigned int size);
-
 /*
  * BTF-managed fields in map values (spin lock, timer, kptr, ...).  Until
  * 6.2 struct bpf_map kept one offset per kind; since then a btf_record.
@@ -36,6 +33,17 @@ static inline bool cmpdel_map_has_special_fields(const struct bpf_map *map)
 #else
 	return map_value_has_spin_lock(map) || map_value_has_timer(map) ||
 	       map_value_has_kptrs(map);
+#endif
+}
+
+/*
+ * Since 6.6 every map keeps a per-CPU element count for bpf_map_sum_elem_count(),
+ * which free_htab_elem() decrements; older kernels have no such count.
+ */
+static inline void cmpdel_map_dec_elem_count(struct bpf_map *map)
+{
+#ifdef CMPDEL_HAVE_MAP_ELEM_COUNT
+	bpf_map_dec_elem_count(map);
 #endif
 }
 

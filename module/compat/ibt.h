@@ -45,12 +45,21 @@ static inline bool cmpdel_has_endbr(const void *addr)
 	return insn == CMPDEL_ENDBR64;
 }
 
+static inline bool cmpdel_ibt_enforced(void)
+{
+#if CMPDEL_IBT_POSSIBLE
+	return cpu_feature_enabled(X86_FEATURE_IBT);
+#else
+	return false;
+#endif
+}
+
 static inline void cmpdel_ibt_window_open(struct cmpdel_ibt_window *w,
 					  bool target_has_endbr)
 {
 	w->open = false;
 #if CMPDEL_IBT_POSSIBLE
-	if (target_has_endbr || !cpu_feature_enabled(X86_FEATURE_IBT))
+	if (target_has_endbr || !cmpdel_ibt_enforced())
 		return;
 	local_irq_save(w->flags);
 	rdmsrl(MSR_IA32_S_CET, w->s_cet);
