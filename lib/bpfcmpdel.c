@@ -140,3 +140,16 @@ int bpf_map_compare_delete_elem(int map_fd, const void *key,
 
 	return libbpf_err(cmpdel_ioctl(&req));
 }
+
+int bpf_map_compare_delete_snapshot(int map_fd, const void *key,
+				    const void *snapshot, __u32 offset,
+				    __u32 size, const struct bpfcmpdel_opts *opts)
+{
+	BPFCMPDEL_OPTS(snap_opts);
+
+	if (!OPTS_VALID(opts, bpfcmpdel_opts))
+		return libbpf_err(-EINVAL);
+	snap_opts.flags = OPTS_GET(opts, flags, 0) | BPFCMPDEL_F_SNAPSHOT;
+	return bpf_map_compare_delete_elem(map_fd, key, snapshot, offset, size,
+					   &snap_opts);
+}

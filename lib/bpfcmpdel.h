@@ -50,7 +50,9 @@ struct bpfcmpdel_opts {
 /*
  * bpf_map_compare_delete_elem() - delete @key from the BPF hash map @map_fd
  * only if the @size bytes at byte @offset of its value equal @expected.
- * @opts may be NULL.
+ * @opts may be NULL.  With BPFCMPDEL_F_SNAPSHOT in @opts' flags, @expected
+ * is a whole value as bpf_map_lookup_elem() returned it instead (see
+ * bpf_map_compare_delete_snapshot()).
  *
  * The lookup, compare and delete happen atomically under the map's bucket
  * lock; see <linux/bpfcmpdel.h> for what that does and does not exclude.
@@ -64,7 +66,9 @@ struct bpfcmpdel_opts {
  *   -EINVAL        bad arguments: NULL @key or @expected, @size 0, @offset +
  *                  @size overflowing or past the value, malformed @opts
  *                  (sz < sizeof(size_t) or nonzero bytes the library does not
- *                  know), or flags the kernel does not know
+ *                  know), flags the kernel does not know, a per-CPU map
+ *                  without BPFCMPDEL_F_SNAPSHOT, or a region overlapping a
+ *                  spin lock, timer, kptr or other BTF-managed field
  *   -EBADF         @map_fd negative or not an open fd
  *   -EFAULT        @key or @expected not readable
  *   -EPERM         @map_fd lacks write permission, or the map is frozen
@@ -76,6 +80,21 @@ BPFCMPDEL_API int bpf_map_compare_delete_elem(int map_fd, const void *key,
 					      const void *expected,
 					      __u32 offset, __u32 size,
 					      const struct bpfcmpdel_opts *opts);
+
+/*
+ * bpf_map_compare_delete_snapshot() - the usual GC flow in one call: pass
+ * the buffer bpf_map_lookup_elem() filled for @key as @snapshot, and the
+ * element is deleted only if the @size bytes at @offset of its value are
+ * still what the snapshot holds there.  Works for every hash flavour: for
+ * per-CPU maps the snapshot holds a slot of round_up(value_size, 8) bytes
+ * per possible CPU, and the region must be unchanged on every CPU.
+ * Sets BPFCMPDEL_F_SNAPSHOT on top of @opts' flags; results as for
+ * bpf_map_compare_delete_elem().
+ */
+BPFCMPDEL_API int bpf_map_compare_delete_snapshot(int map_fd, const void *key,
+						  const void *snapshot,
+						  __u32 offset, __u32 size,
+						  const struct bpfcmpdel_opts *opts);
 
 /*
  * bpfcmpdel_device_fd() - the library's fd for /dev/bpfcmpdel.

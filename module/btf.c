@@ -318,7 +318,9 @@ static int btf_read_htab(const struct btf_reader *r, const struct btf_type *htab
 	      btf_member(r, htab, "map_locked", 0, NULL, &l->htab_map_locked) ?:
 	      btf_map_locked_slots(r, htab, &l->nr_map_locked) ?:
 	      btf_member(r, htab, "freelist", 0, "pcpu_freelist", &l->htab_freelist) ?:
+	      btf_member(r, htab, "lru", 0, "bpf_lru", &l->htab_lru) ?:
 	      btf_member(r, htab, "ma", 0, "bpf_mem_alloc", &l->htab_ma) ?:
+	      btf_member(r, htab, "pcpu_ma", 0, "bpf_mem_alloc", &l->htab_pcpu_ma) ?:
 	      btf_member(r, htab, "use_percpu_counter", sizeof(bool), NULL,
 			 &l->htab_use_percpu_counter) ?:
 	      btf_member(r, htab, "pcount", sizeof(struct percpu_counter),
@@ -355,6 +357,8 @@ static int btf_read_elem(const struct btf_reader *r, struct cmpdel_htab_layout *
 	return btf_member(r, e, "hash_node", sizeof(struct hlist_nulls_node),
 			  "hlist_nulls_node", &l->elem_hash_node) ?:
 	       btf_member(r, e, "fnode", 0, "pcpu_freelist_node", &l->elem_fnode) ?:
+	       btf_member(r, e, "ptr_to_pptr", sizeof(void *), NULL, &l->elem_ptr_to_pptr) ?:
+	       btf_member(r, e, "lru_node", 0, "bpf_lru_node", &l->elem_lru_node) ?:
 	       btf_member(r, e, "hash", sizeof(u32), NULL, &l->elem_hash) ?:
 	       btf_member(r, e, "key", 0, NULL, &l->elem_key);
 }

@@ -27,7 +27,9 @@ struct cmpdel_htab_layout {
 	u32 htab_map_locked;
 	u32 nr_map_locked;
 	u32 htab_freelist;
+	u32 htab_lru;
 	u32 htab_ma;
+	u32 htab_pcpu_ma;
 	u32 htab_use_percpu_counter;
 	u32 htab_pcount;
 	u32 htab_count;
@@ -38,16 +40,27 @@ struct cmpdel_htab_layout {
 	/* struct htab_elem */
 	u32 elem_hash_node;
 	u32 elem_fnode;
+	u32 elem_ptr_to_pptr;
+	u32 elem_lru_node;
 	u32 elem_hash;
 	u32 elem_key;
 };
 
 extern struct cmpdel_htab_layout cmpdel_layout;
 
+/* The hash map flavours served, each with its own bpf_map_ops. */
+enum cmpdel_htab_kind {
+	CMPDEL_HASH,
+	CMPDEL_PERCPU_HASH,
+	CMPDEL_LRU_HASH,
+	CMPDEL_LRU_PERCPU_HASH,
+	NR_CMPDEL_HTAB_KINDS,
+};
+
 /* Kernel data the module needs but no header exports. */
 struct cmpdel_kernel_data {
 	const struct file_operations *bpf_map_fops;
-	const struct bpf_map_ops *htab_map_ops;
+	const struct bpf_map_ops *htab_ops[NR_CMPDEL_HTAB_KINDS];
 	int __percpu *bpf_prog_active;
 	const void *btf_start;
 	const void *btf_end;
@@ -59,6 +72,8 @@ int cmpdel_resolve_symbols(void);
 void cmpdel_log_call_paths(char *buf, size_t len);
 void cmpdel_pcpu_freelist_push(void *freelist, void *node);
 void cmpdel_bpf_mem_cache_free(void *ma, void *ptr);
+void cmpdel_bpf_lru_push_free(void *lru, void *node);
+void cmpdel_free_fields(struct bpf_map *map, void *value);
 int cmpdel_kern_sys_bpf(int cmd, union bpf_attr *attr, unsigned int size);
 void cmpdel_disable_instrumentation(void);
 void cmpdel_enable_instrumentation(void);
@@ -72,7 +87,10 @@ struct cmpdel_map_ref {
 
 int cmpdel_map_get_writable(int ufd, struct cmpdel_map_ref *ref);
 void cmpdel_map_put(struct cmpdel_map_ref *ref);
-int cmpdel_map_check_region(const struct bpf_map *map, u32 offset, u32 size);
+int cmpdel_map_check_request(const struct bpf_map *map, u64 flags,
+			     u32 offset, u32 size);
+bool cmpdel_map_is_percpu(const struct bpf_map *map);
+bool cmpdel_map_is_lru(const struct bpf_map *map);
 
 int cmpdel_htab_compare_delete(struct bpf_map *map, const void *key,
 			       const void *expected, u32 offset, u32 size);

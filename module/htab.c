@@ -13,6 +13,7 @@
 
 #include "compat/compat.h"
 #include "compat/bucket_lock.h"
+#include "compat/fields.h"
 #include "cmpdel.h"
 
 #define L cmpdel_layout
@@ -64,6 +65,51 @@ static void *lookup_elem_raw(struct hlist_nulls_head *head, u32 hash,
 	return NULL;
 }
 
+static void __percpu *elem_pptr(void *l, u32 key_size)
+{
+	return *(void __percpu **)elem_value(l, key_size);
+}
+
+/*
+ * Per-CPU maps: @expected holds @size bytes per possible CPU, in
+ * for_each_possible_cpu() order, as the lookup snapshot lays them out.
+ */
+static bool elem_region_equal(struct bpf_map *map, void *l,
+			      const void *expected, u32 offset, u32 size)
+{
+	void __percpu *pptr;
+	int cpu;
+
+	if (!cmpdel_map_is_percpu(map))
+		return !memcmp(field(elem_value(l, map->key_size), offset),
+			       expected, size);
+
+	pptr = elem_pptr(l, map->key_size);
+	for_each_possible_cpu(cpu) {
+		if (memcmp(field(per_cpu_ptr(pptr, cpu), offset), expected, size))
+			return false;
+		expected += size;
+	}
+	return true;
+}
+
+/* check_and_free_fields(): timers cancelled, kptrs released, ... */
+static void htab_free_fields(struct bpf_map *map, void *l)
+{
+	void __percpu *pptr;
+	int cpu;
+
+	if (!cmpdel_map_has_fields(map))
+		return;
+	if (!cmpdel_map_is_percpu(map)) {
+		cmpdel_free_fields(map, elem_value(l, map->key_size));
+		return;
+	}
+	pptr = elem_pptr(l, map->key_size);
+	for_each_possible_cpu(cpu)
+		cmpdel_free_fields(map, per_cpu_ptr(pptr, cpu));
+}
+
 /*
  * hashtab.c's percpu_counter batch is private.  A batch of 1 folds each
  * decrement into the shared count at once, so the counter never drifts
@@ -77,19 +123,35 @@ static void htab_dec_elem_count(void *htab)
 		atomic_dec(field(htab, L.htab_count));
 }
 
-/* free_htab_elem() for maps without special fields, after the unlock. */
+/*
+ * After the unlock, in the order of the kernel's own delete for the type:
+ * htab_lru_push_free() for LRU maps, free_htab_elem() for the others.
+ */
 static void htab_free_elem(struct bpf_map *map, void *l)
 {
 	void *htab = map;
 
+	if (cmpdel_map_is_lru(map)) {
+		htab_free_fields(map, l);
+		cmpdel_map_dec_elem_count(map);
+		cmpdel_bpf_lru_push_free(field(htab, L.htab_lru),
+					 field(l, L.elem_lru_node));
+		return;
+	}
+
 	cmpdel_map_dec_elem_count(map);
 	if (!(map->map_flags & BPF_F_NO_PREALLOC)) {
+		htab_free_fields(map, l);
 		cmpdel_pcpu_freelist_push(field(htab, L.htab_freelist),
 					  field(l, L.elem_fnode));
 		return;
 	}
 	htab_dec_elem_count(htab);
+	htab_free_fields(map, l);
 	migrate_disable();
+	if (cmpdel_map_is_percpu(map))
+		cmpdel_bpf_mem_cache_free(field(htab, L.htab_pcpu_ma),
+					  *(void **)field(l, L.elem_ptr_to_pptr));
 	cmpdel_bpf_mem_cache_free(field(htab, L.htab_ma), l);
 	migrate_enable();
 }
@@ -118,7 +180,7 @@ static int htab_compare_delete(struct bpf_map *map, const void *key,
 	l = lookup_elem_raw(field(b, L.bucket_head), hash, key, key_size);
 	if (!l)
 		ret = -ENOENT;
-	else if (memcmp(field(elem_value(l, key_size), offset), expected, size))
+	else if (!elem_region_equal(map, l, expected, offset, size))
 		ret = -EBUSY;
 	else
 		hlist_nulls_del_rcu(field(l, L.elem_hash_node));

@@ -30,9 +30,42 @@ static int cmpdel_copy_req(struct bpfcmpdel_req *req,
 	ret = copy_struct_from_user(req, sizeof(*req), ureq, usize);
 	if (ret)
 		return ret;
-	if (req->flags || !req->compare_size)
+	if (req->flags & ~BPFCMPDEL_F_ALL || !req->compare_size)
 		return -EINVAL;
 	return 0;
+}
+
+/*
+ * The expected bytes, packed: @size bytes, or for per-CPU maps @size bytes
+ * per possible CPU, cut out of the caller's snapshot slots.
+ */
+static void *cmpdel_copy_expected(const struct bpf_map *map,
+				  const struct bpfcmpdel_req *req)
+{
+	const u8 __user *uexp = u64_to_user_ptr(req->expected);
+	u32 size = req->compare_size, stride;
+	u8 *expected, *dst;
+	int cpu;
+
+	if (req->flags & BPFCMPDEL_F_SNAPSHOT)
+		uexp += req->compare_offset;
+	if (!cmpdel_map_is_percpu(map))
+		return vmemdup_user(uexp, size);
+
+	stride = round_up(map->value_size, 8);
+	expected = kvmalloc_array(num_possible_cpus(), size, GFP_USER);
+	if (!expected)
+		return ERR_PTR(-ENOMEM);
+	dst = expected;
+	for_each_possible_cpu(cpu) {
+		if (copy_from_user(dst, uexp, size)) {
+			kvfree(expected);
+			return ERR_PTR(-EFAULT);
+		}
+		dst += size;
+		uexp += stride;
+	}
+	return expected;
 }
 
 static int cmpdel_do_request(const struct bpfcmpdel_req *req)
@@ -44,8 +77,8 @@ static int cmpdel_do_request(const struct bpfcmpdel_req *req)
 	ret = cmpdel_map_get_writable(req->map_fd, &ref);
 	if (ret)
 		return ret;
-	ret = cmpdel_map_check_region(ref.map, req->compare_offset,
-				      req->compare_size);
+	ret = cmpdel_map_check_request(ref.map, req->flags, req->compare_offset,
+				       req->compare_size);
 	if (ret)
 		goto out_put_map;
 
@@ -54,7 +87,7 @@ static int cmpdel_do_request(const struct bpfcmpdel_req *req)
 		ret = PTR_ERR(key);
 		goto out_put_map;
 	}
-	expected = vmemdup_user(u64_to_user_ptr(req->expected), req->compare_size);
+	expected = cmpdel_copy_expected(ref.map, req);
 	if (IS_ERR(expected)) {
 		ret = PTR_ERR(expected);
 		goto out_free_key;

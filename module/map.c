@@ -8,18 +8,49 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 
+#include <linux/bpfcmpdel.h>
+
 #include "compat/compat.h"
+#include "compat/fields.h"
 #include "cmpdel.h"
 
+bool cmpdel_map_is_percpu(const struct bpf_map *map)
+{
+	return map->map_type == BPF_MAP_TYPE_PERCPU_HASH ||
+	       map->map_type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+bool cmpdel_map_is_lru(const struct bpf_map *map)
+{
+	return map->map_type == BPF_MAP_TYPE_LRU_HASH ||
+	       map->map_type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+static int cmpdel_htab_kind(const struct bpf_map *map)
+{
+	switch (map->map_type) {
+	case BPF_MAP_TYPE_HASH:
+		return CMPDEL_HASH;
+	case BPF_MAP_TYPE_PERCPU_HASH:
+		return CMPDEL_PERCPU_HASH;
+	case BPF_MAP_TYPE_LRU_HASH:
+		return CMPDEL_LRU_HASH;
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+		return CMPDEL_LRU_PERCPU_HASH;
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+/*
+ * The ops must be the type's own: an offloaded map of the same type has
+ * bpf_map_offload_ops, and its elements live in the device.
+ */
 static bool cmpdel_map_supported(const struct bpf_map *map)
 {
-	/* Offloaded hash maps have bpf_map_offload_ops; their elements live in the device. */
-	if (map->ops != cmpdel_kdata.htab_map_ops)
-		return false;
-	if (map->map_type != BPF_MAP_TYPE_HASH)
-		return false;
-	/* Deleting such an element would need their release, not done yet. */
-	return !cmpdel_map_has_special_fields(map);
+	int kind = cmpdel_htab_kind(map);
+
+	return kind >= 0 && map->ops == cmpdel_kdata.htab_ops[kind];
 }
 
 int cmpdel_map_get_writable(int ufd, struct cmpdel_map_ref *ref)
@@ -68,9 +99,16 @@ void cmpdel_map_put(struct cmpdel_map_ref *ref)
 	fdput(ref->f);
 }
 
-int cmpdel_map_check_region(const struct bpf_map *map, u32 offset, u32 size)
+int cmpdel_map_check_request(const struct bpf_map *map, u64 flags,
+			     u32 offset, u32 size)
 {
 	if (!size || (u64)offset + size > map->value_size)
+		return -EINVAL;
+	/* Their expected bytes only have one layout: the lookup snapshot. */
+	if (cmpdel_map_is_percpu(map) && !(flags & BPFCMPDEL_F_SNAPSHOT))
+		return -EINVAL;
+	/* Those bytes are not what userspace reads back (zeroed, or hidden). */
+	if (cmpdel_region_overlaps_fields(map, offset, size))
 		return -EINVAL;
 	return 0;
 }

@@ -25,6 +25,13 @@ enum cmpdel_call_id {
 	CALL_KALLSYMS_LOOKUP_NAME,
 	CALL_PCPU_FREELIST_PUSH,
 	CALL_BPF_MEM_CACHE_FREE,
+	CALL_BPF_LRU_PUSH_FREE,
+#ifdef CMPDEL_HAVE_BPF_MAP_RECORD
+	CALL_BPF_OBJ_FREE_FIELDS,
+#else
+	CALL_BPF_TIMER_CANCEL_AND_FREE,
+	CALL_BPF_MAP_FREE_KPTRS,
+#endif
 	CALL_KERN_SYS_BPF,
 	NR_CALLS,
 };
@@ -41,6 +48,13 @@ static struct cmpdel_call_target calls[NR_CALLS] = {
 	[CALL_KALLSYMS_LOOKUP_NAME]	= { .name = "kallsyms_lookup_name" },
 	[CALL_PCPU_FREELIST_PUSH]	= { .name = "pcpu_freelist_push" },
 	[CALL_BPF_MEM_CACHE_FREE]	= { .name = "bpf_mem_cache_free" },
+	[CALL_BPF_LRU_PUSH_FREE]	= { .name = "bpf_lru_push_free" },
+#ifdef CMPDEL_HAVE_BPF_MAP_RECORD
+	[CALL_BPF_OBJ_FREE_FIELDS]	= { .name = "bpf_obj_free_fields" },
+#else
+	[CALL_BPF_TIMER_CANCEL_AND_FREE] = { .name = "bpf_timer_cancel_and_free" },
+	[CALL_BPF_MAP_FREE_KPTRS]	= { .name = "bpf_map_free_kptrs" },
+#endif
 	/* Exported, but into the BPF_INTERNAL namespace since 6.12/6.15. */
 	[CALL_KERN_SYS_BPF]		= { .name = "kern_sys_bpf", .may_sleep = true },
 };
@@ -79,6 +93,50 @@ void cmpdel_bpf_mem_cache_free(void *ma, void *ptr)
 	fn(ma, ptr);
 	cmpdel_ibt_window_close(&w);
 }
+
+void cmpdel_bpf_lru_push_free(void *lru, void *node)
+{
+	const struct cmpdel_call_target *t = &calls[CALL_BPF_LRU_PUSH_FREE];
+	void (*fn)(void *lru, void *node) = t->addr;
+	struct cmpdel_ibt_window w;
+
+	cmpdel_ibt_window_open(&w, t->endbr);
+	fn(lru, node);
+	cmpdel_ibt_window_close(&w);
+}
+
+#ifdef CMPDEL_HAVE_BPF_MAP_RECORD
+void cmpdel_free_fields(struct bpf_map *map, void *value)
+{
+	const struct cmpdel_call_target *t = &calls[CALL_BPF_OBJ_FREE_FIELDS];
+	void (*fn)(const struct btf_record *rec, void *obj) = t->addr;
+	struct cmpdel_ibt_window w;
+
+	cmpdel_ibt_window_open(&w, t->endbr);
+	fn(map->record, value);
+	cmpdel_ibt_window_close(&w);
+}
+#else
+void cmpdel_free_fields(struct bpf_map *map, void *value)
+{
+	const struct cmpdel_call_target *timer = &calls[CALL_BPF_TIMER_CANCEL_AND_FREE];
+	const struct cmpdel_call_target *kptrs = &calls[CALL_BPF_MAP_FREE_KPTRS];
+	void (*free_kptrs)(struct bpf_map *map, void *value) = kptrs->addr;
+	void (*cancel_timer)(void *timer) = timer->addr;
+	struct cmpdel_ibt_window w;
+
+	if (map_value_has_timer(map)) {
+		cmpdel_ibt_window_open(&w, timer->endbr);
+		cancel_timer(value + map->timer_off);
+		cmpdel_ibt_window_close(&w);
+	}
+	if (map_value_has_kptrs(map)) {
+		cmpdel_ibt_window_open(&w, kptrs->endbr);
+		free_kptrs(map, value);
+		cmpdel_ibt_window_close(&w);
+	}
+}
+#endif
 
 /* Only for the load-time self-test: it has no ENDBR-less path. */
 int cmpdel_kern_sys_bpf(int cmd, union bpf_attr *attr, unsigned int size)
@@ -179,16 +237,27 @@ static int resolve_call_targets(void)
 
 static int resolve_kernel_data(void)
 {
+	static const char *const ops_names[NR_CMPDEL_HTAB_KINDS] = {
+		[CMPDEL_HASH]		 = "htab_map_ops",
+		[CMPDEL_PERCPU_HASH]	 = "htab_percpu_map_ops",
+		[CMPDEL_LRU_HASH]	 = "htab_lru_map_ops",
+		[CMPDEL_LRU_PERCPU_HASH] = "htab_lru_percpu_map_ops",
+	};
 	struct cmpdel_kernel_data *d = &cmpdel_kdata;
+	int i;
 
+	for (i = 0; i < NR_CMPDEL_HTAB_KINDS; i++) {
+		d->htab_ops[i] = lookup(ops_names[i]);
+		if (!d->htab_ops[i])
+			return -ENOENT;
+	}
 	d->bpf_map_fops = lookup("bpf_map_fops");
-	d->htab_map_ops = lookup("htab_map_ops");
 	d->bpf_prog_active = (int __percpu *)lookup("bpf_prog_active");
 	d->btf_start = lookup("__start_BTF");
 	d->btf_end = lookup("__stop_BTF");
 
-	if (!d->bpf_map_fops || !d->htab_map_ops || !d->bpf_prog_active ||
-	    !d->btf_start || !d->btf_end)
+	if (!d->bpf_map_fops || !d->bpf_prog_active || !d->btf_start ||
+	    !d->btf_end)
 		return -ENOENT;
 	return 0;
 }

@@ -9,30 +9,56 @@
  */
 #include <linux/bpf.h>
 #include <linux/fdtable.h>
+#include <linux/slab.h>
 #include <linux/string.h>
 
 #include "compat/compat.h"
 #include "cmpdel.h"
 
 #define SELFTEST_VALUE_SIZE 12
+#define SELFTEST_STRIDE round_up(SELFTEST_VALUE_SIZE, 8)
+#define SELFTEST_OFFSET 1
+#define SELFTEST_SIZE (SELFTEST_VALUE_SIZE - 2)
 
 struct selftest_map {
+	u32 map_type;
 	u32 key_size;
 	u32 map_flags;
 };
 
-/* Key sizes on both sides of the jhash/jhash2 split, both allocators. */
+/*
+ * Every flavour, each free path (freelist, bpf_mem_alloc, LRU), and key
+ * sizes on both sides of the jhash/jhash2 split.
+ */
 static const struct selftest_map selftest_maps[] = {
-	{ .key_size = 8, .map_flags = 0 },
-	{ .key_size = 6, .map_flags = 0 },
-	{ .key_size = 12, .map_flags = BPF_F_NO_PREALLOC },
-	{ .key_size = 5, .map_flags = BPF_F_NO_PREALLOC },
+	{ BPF_MAP_TYPE_HASH, 8, 0 },
+	{ BPF_MAP_TYPE_HASH, 6, 0 },
+	{ BPF_MAP_TYPE_HASH, 12, BPF_F_NO_PREALLOC },
+	{ BPF_MAP_TYPE_HASH, 5, BPF_F_NO_PREALLOC },
+	{ BPF_MAP_TYPE_PERCPU_HASH, 4, 0 },
+	{ BPF_MAP_TYPE_PERCPU_HASH, 7, BPF_F_NO_PREALLOC },
+	{ BPF_MAP_TYPE_LRU_HASH, 16, 0 },
+	{ BPF_MAP_TYPE_LRU_HASH, 3, BPF_F_NO_COMMON_LRU },
+	{ BPF_MAP_TYPE_LRU_PERCPU_HASH, 8, 0 },
 };
+
+struct selftest_bufs {
+	u8 key[16];
+	u8 *value;	/* as BPF_MAP_UPDATE_ELEM takes it */
+	u8 *fresh;	/* packed as cmpdel_htab_compare_delete() takes it */
+	u8 *stale;
+};
+
+static bool selftest_percpu(const struct selftest_map *m)
+{
+	return m->map_type == BPF_MAP_TYPE_PERCPU_HASH ||
+	       m->map_type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
 
 static int selftest_create(const struct selftest_map *m)
 {
 	union bpf_attr attr = {
-		.map_type = BPF_MAP_TYPE_HASH,
+		.map_type = m->map_type,
 		.key_size = m->key_size,
 		.value_size = SELFTEST_VALUE_SIZE,
 		.max_entries = 1,
@@ -62,10 +88,24 @@ static int selftest_cmpdel(int fd, const void *key, const void *expected)
 	ret = cmpdel_map_get_writable(fd, &ref);
 	if (ret)
 		return ret;
-	ret = cmpdel_htab_compare_delete(ref.map, key, expected, 1,
-					 SELFTEST_VALUE_SIZE - 2);
+	ret = cmpdel_htab_compare_delete(ref.map, key, expected, SELFTEST_OFFSET,
+					 SELFTEST_SIZE);
 	cmpdel_map_put(&ref);
 	return ret;
+}
+
+static const char *selftest_type_name(u32 map_type)
+{
+	switch (map_type) {
+	case BPF_MAP_TYPE_HASH:
+		return "hash";
+	case BPF_MAP_TYPE_PERCPU_HASH:
+		return "percpu_hash";
+	case BPF_MAP_TYPE_LRU_HASH:
+		return "lru_hash";
+	default:
+		return "lru_percpu_hash";
+	}
 }
 
 static bool selftest_expect(const struct selftest_map *m, const char *what,
@@ -73,43 +113,79 @@ static bool selftest_expect(const struct selftest_map *m, const char *what,
 {
 	if (got == want)
 		return true;
-	pr_err("self-test (key size %u%s): %s returned %d, expected %d\n",
-	       m->key_size, m->map_flags ? ", no prealloc" : "", what, got, want);
+	pr_err("self-test (%s, key size %u, flags %#x): %s returned %d, expected %d\n",
+	       selftest_type_name(m->map_type), m->key_size, m->map_flags,
+	       what, got, want);
 	return false;
+}
+
+/*
+ * Per-CPU values differ only in the last CPU's slot in the stale copy, so
+ * a compare that looked at one CPU alone would delete.
+ */
+static int selftest_fill(const struct selftest_map *m, struct selftest_bufs *b)
+{
+	u32 slots = selftest_percpu(m) ? num_possible_cpus() : 1, i;
+
+	b->value = kcalloc(slots, SELFTEST_STRIDE, GFP_KERNEL);
+	b->fresh = kcalloc(slots, SELFTEST_SIZE, GFP_KERNEL);
+	b->stale = kcalloc(slots, SELFTEST_SIZE, GFP_KERNEL);
+	if (!b->value || !b->fresh || !b->stale)
+		return -ENOMEM;
+
+	memset(b->key, 0xa5, sizeof(b->key));
+	b->key[0] = m->key_size;
+	for (i = 0; i < slots; i++) {
+		memset(b->value + i * SELFTEST_STRIDE, 0x3c + i, SELFTEST_VALUE_SIZE);
+		memcpy(b->fresh + i * SELFTEST_SIZE,
+		       b->value + i * SELFTEST_STRIDE + SELFTEST_OFFSET, SELFTEST_SIZE);
+	}
+	memcpy(b->stale, b->fresh, slots * SELFTEST_SIZE);
+	b->stale[slots * SELFTEST_SIZE - 1] ^= 1;
+	return 0;
+}
+
+static void selftest_free(struct selftest_bufs *b)
+{
+	kfree(b->value);
+	kfree(b->fresh);
+	kfree(b->stale);
 }
 
 static int selftest_one(const struct selftest_map *m)
 {
-	u8 key[16], value[SELFTEST_VALUE_SIZE], stale[SELFTEST_VALUE_SIZE];
+	struct selftest_bufs b = {};
 	int fd, ret;
 
+	ret = selftest_fill(m, &b);
+	if (ret)
+		goto out_free;
 	fd = selftest_create(m);
 	if (fd < 0) {
-		pr_err("self-test: cannot create a hash map: %d\n", fd);
-		return fd;
+		pr_err("self-test: cannot create a %s map: %d\n",
+		       selftest_type_name(m->map_type), fd);
+		ret = fd;
+		goto out_free;
 	}
-	memset(key, 0xa5, sizeof(key));
-	key[0] = m->key_size;
-	memset(value, 0x3c, sizeof(value));
-	memcpy(stale, value, sizeof(stale));
-	stale[SELFTEST_VALUE_SIZE / 2] ^= 1;
 
 	/* Only an element found through our hash and layout can differ. */
 	if (selftest_expect(m, "insert",
-			    selftest_elem(BPF_MAP_UPDATE_ELEM, fd, key, value), 0) &&
+			    selftest_elem(BPF_MAP_UPDATE_ELEM, fd, b.key, b.value), 0) &&
 	    selftest_expect(m, "stale compare-delete",
-			    selftest_cmpdel(fd, key, stale + 1), -EBUSY) &&
+			    selftest_cmpdel(fd, b.key, b.stale), -EBUSY) &&
 	    selftest_expect(m, "current compare-delete",
-			    selftest_cmpdel(fd, key, value + 1), 0) &&
+			    selftest_cmpdel(fd, b.key, b.fresh), 0) &&
 	    selftest_expect(m, "kernel delete after ours",
-			    selftest_elem(BPF_MAP_DELETE_ELEM, fd, key, NULL), -ENOENT) &&
+			    selftest_elem(BPF_MAP_DELETE_ELEM, fd, b.key, NULL), -ENOENT) &&
 	    /* A one-entry map only takes this if the element was released. */
 	    selftest_expect(m, "insert into the freed slot",
-			    selftest_elem(BPF_MAP_UPDATE_ELEM, fd, key, value), 0))
+			    selftest_elem(BPF_MAP_UPDATE_ELEM, fd, b.key, b.value), 0))
 		ret = 0;
 	else
 		ret = -ENODEV;
 	close_fd(fd);
+out_free:
+	selftest_free(&b);
 	return ret;
 }
 

@@ -82,6 +82,7 @@ else
 	record "dkms build for $kver" fail
 	tail -n 40 "$logs/dkms.log"
 fi
+run_step bpf-skeletons "$logs/bpf-skeletons.log" build_bpf_skeletons
 run_step vm-test-build "$logs/vm-test-build.log" \
 	build_static "$build/bpfcmpdel_test" "$top/tests/bpfcmpdel_test.c"
 

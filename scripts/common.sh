@@ -49,13 +49,26 @@ dkms_build_module() {
 	find "$dkmstree/bpfcmpdel/$pkg_version/$kver" -name 'bpfcmpdel.ko*' | head -n 1
 }
 
+# BPF programs the tests load, as libbpf skeletons in $build.
+build_bpf_skeletons() {
+	local src obj name
+
+	for src in "$top"/tests/bpf/*.bpf.c; do
+		name=$(basename "$src" .bpf.c)
+		obj=$build/$name.bpf.o
+		clang -target bpf -O2 -g -Wall -I/usr/include/x86_64-linux-gnu \
+			-c "$src" -o "$obj"
+		bpftool gen skeleton "$obj" name "${name}_bpf" >"$build/$name.skel.h"
+	done
+}
+
 # Static binaries: the VM has no libraries.
 build_static() {
 	local out=$1 ksft
 
 	shift
 	ksft=$(ksft_headers)
-	cc -static -O2 -g -Wall -Wno-unused-parameter -I"$ksft" -I"$top/lib" \
+	cc -static -O2 -g -Wall -Wno-unused-parameter -I"$ksft" -I"$build" -I"$top/lib" \
 		-I"$top/uapi" -o "$out" "$@" "$top/lib/libbpfcmpdel.a" \
 		-lbpf -lelf -lz -lpthread 2> >(grep -v 'statically linked applications' >&2)
 }

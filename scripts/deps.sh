@@ -11,7 +11,7 @@ packages=(
 	linux-image-amd64 linux-headers-amd64
 	qemu-system-x86 busybox-static
 	libbpf-dev libelf-dev zlib1g-dev
-	clang llvm bpftool dkms linux-source-6.1 sparse
+	clang llvm bpftool dkms debootstrap linux-source-6.1 sparse
 	cpio gcc make pkg-config xz-utils
 )
 

@@ -178,6 +178,30 @@ TEST(opts_sz_too_small)
 	ASSERT_FALSE(device_opened());
 }
 
+/* The snapshot call validates like the plain one, opts included. */
+TEST(snapshot_validation)
+{
+	struct bigger_opts opts = {
+		.base.sz = sizeof(opts),
+		.newer_field = 1,
+	};
+
+	errno = 0;
+	ASSERT_EQ(-EINVAL, bpf_map_compare_delete_snapshot(MAP_FD, NULL, &expected,
+							   0, sizeof(expected), NULL));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(-EINVAL, bpf_map_compare_delete_snapshot(MAP_FD, &key, NULL,
+							   0, sizeof(expected), NULL));
+	ASSERT_EQ(-EINVAL, bpf_map_compare_delete_snapshot(MAP_FD, &key, &expected,
+							   0, 0, NULL));
+	ASSERT_EQ(-EINVAL, bpf_map_compare_delete_snapshot(MAP_FD, &key, &expected,
+							   0, sizeof(expected),
+							   &opts.base));
+	ASSERT_EQ(-EBADF, bpf_map_compare_delete_snapshot(-1, &key, &expected,
+							  0, sizeof(expected), NULL));
+	ASSERT_FALSE(device_opened());
+}
+
 TEST(absent_device_fd)
 {
 	if (device_present())
@@ -205,6 +229,8 @@ TEST(absent_call)
 	ASSERT_EQ(-ENODEV, bpf_map_compare_delete_elem(MAP_FD, &key, &expected,
 						       0, sizeof(expected), NULL));
 	ASSERT_EQ(ENODEV, errno);
+	ASSERT_EQ(-ENODEV, bpf_map_compare_delete_snapshot(MAP_FD, &key, &expected,
+							   0, sizeof(expected), NULL));
 	ASSERT_EQ(-ENODEV, bpfcmpdel_device_fd());
 }
 

@@ -23,20 +23,6 @@
 #endif
 
 /*
- * BTF-managed fields in map values (spin lock, timer, kptr, ...).  Until
- * 6.2 struct bpf_map kept one offset per kind; since then a btf_record.
- */
-static inline bool cmpdel_map_has_special_fields(const struct bpf_map *map)
-{
-#ifdef CMPDEL_HAVE_BPF_MAP_RECORD
-	return !IS_ERR_OR_NULL(map->record);
-#else
-	return map_value_has_spin_lock(map) || map_value_has_timer(map) ||
-	       map_value_has_kptrs(map);
-#endif
-}
-
-/*
  * Since 6.6 every map keeps a per-CPU element count for bpf_map_sum_elem_count(),
  * which free_htab_elem() decrements; older kernels have no such count.
  */

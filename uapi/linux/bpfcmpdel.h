@@ -12,13 +12,15 @@
  *
  * Results: 0 deleted, -ENOENT no such key, -EBUSY region differs,
  * -EAGAIN bucket lock could not be taken (retry), -EOPNOTSUPP map type
- * not supported, -EINVAL bad request, -EPERM fd lacks write permission
- * or map is frozen, -EBADF bad fd, -EFAULT bad pointer, -E2BIG request
- * struct larger than known with nonzero tail.
+ * not supported, -EINVAL bad request (including a region that overlaps a
+ * BTF-managed field such as a spin lock, timer or kptr), -EPERM fd lacks
+ * write permission or map is frozen, -EBADF bad fd, -EFAULT bad pointer,
+ * -E2BIG request struct larger than known with nonzero tail.
  */
 #ifndef _UAPI_LINUX_BPFCMPDEL_H
 #define _UAPI_LINUX_BPFCMPDEL_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -32,12 +34,25 @@
 struct bpfcmpdel_req {
 	__u32 size;
 	__u32 map_fd;
-	__u64 flags;		/* no flags defined yet: must be 0 */
+	__u64 flags;		/* BPFCMPDEL_F_*; unknown bits: -EINVAL */
 	__u64 key;		/* user pointer to map->key_size bytes */
-	__u64 expected;		/* user pointer to @compare_size bytes */
+	__u64 expected;		/* user pointer, see BPFCMPDEL_F_SNAPSHOT */
 	__u32 compare_offset;	/* byte offset into the value */
 	__u32 compare_size;	/* > 0; offset + size <= value_size */
 };
+
+/*
+ * Without this flag @expected points to the @compare_size bytes expected at
+ * @compare_offset.  With it, @expected points to a whole value exactly as
+ * BPF_MAP_LOOKUP_ELEM returned it, and the expected bytes are read from it
+ * at @compare_offset: a GC passes its lookup snapshot as is.
+ *
+ * Per-CPU maps (PERCPU_HASH, LRU_PERCPU_HASH) require this flag: their
+ * snapshot holds one slot of round_up(value_size, 8) bytes per possible CPU,
+ * and the element is deleted only if the region is unchanged on every CPU.
+ */
+#define BPFCMPDEL_F_SNAPSHOT	_BITULL(0)
+#define BPFCMPDEL_F_ALL		BPFCMPDEL_F_SNAPSHOT
 
 #define BPFCMPDEL_REQ_SIZE_VER0	40	/* sizeof first published struct */
 
