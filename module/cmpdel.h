@@ -69,7 +69,8 @@ struct cmpdel_kernel_data {
 extern struct cmpdel_kernel_data cmpdel_kdata;
 
 int cmpdel_resolve_symbols(void);
-void cmpdel_log_call_paths(char *buf, size_t len);
+void cmpdel_report_call_paths(void);
+const char *cmpdel_ibt_state(void);
 void cmpdel_pcpu_freelist_push(void *freelist, void *node);
 void cmpdel_bpf_mem_cache_free(void *ma, void *ptr);
 void cmpdel_bpf_lru_push_free(void *lru, void *node);

@@ -141,13 +141,12 @@ static struct miscdevice cmpdel_misc = {
 
 static void cmpdel_log_ready(void)
 {
-	char calls[256];
-
-	cmpdel_log_call_paths(calls, sizeof(calls));
-	pr_info("ready: htab layout from BTF (bucket %u bytes, lock %s +%u, map_locked x%u, elem key +%u), hash %s, self-test passed; calls: %s\n",
+	cmpdel_report_call_paths();
+	pr_info("ready: htab layout from BTF (bucket %u bytes, lock %s +%u, map_locked x%u, elem key +%u), hash %s, IBT %s, self-test passed on every hash flavour\n",
 		cmpdel_layout.bucket_size, CMPDEL_BUCKET_LOCK_TYPE,
 		cmpdel_layout.bucket_lock, cmpdel_layout.nr_map_locked,
-		cmpdel_layout.elem_key, CMPDEL_HTAB_HASH_NAME, calls);
+		cmpdel_layout.elem_key, CMPDEL_HTAB_HASH_NAME,
+		cmpdel_ibt_state());
 }
 
 static int __init cmpdel_init(void)

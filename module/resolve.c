@@ -59,6 +59,15 @@ static struct cmpdel_call_target calls[NR_CALLS] = {
 	[CALL_KERN_SYS_BPF]		= { .name = "kern_sys_bpf", .may_sleep = true },
 };
 
+/*
+ * On a kernel built without IBT no function has ENDBR and no CPU enforces
+ * it, so there is nothing to route around.
+ */
+static bool call_needs_window(const struct cmpdel_call_target *t)
+{
+	return CMPDEL_IBT_POSSIBLE && !t->endbr;
+}
+
 static unsigned long call_kallsyms_lookup_name(const char *name)
 {
 	const struct cmpdel_call_target *t = &calls[CALL_KALLSYMS_LOOKUP_NAME];
@@ -226,8 +235,9 @@ static int resolve_call_targets(void)
 		if (!t->addr)
 			return -ENOENT;
 		t->endbr = cmpdel_has_endbr(t->addr);
-		if (t->may_sleep && !t->endbr && cmpdel_ibt_enforced()) {
-			pr_err("%s has no ENDBR on an IBT CPU and may sleep: no safe way to call it\n",
+		/* Refused on every CPU, so behaviour does not depend on which one. */
+		if (t->may_sleep && call_needs_window(t)) {
+			pr_err("%s has no ENDBR on an IBT kernel and may sleep: no safe way to call it\n",
 			       t->name);
 			return -ENOENT;
 		}
@@ -275,19 +285,27 @@ int cmpdel_resolve_symbols(void)
 	return resolve_kernel_data();
 }
 
-/* "name:endbr|no-endbr:direct|ibt-window ..." for the load message. */
-void cmpdel_log_call_paths(char *buf, size_t len)
+/*
+ * One line per target, for admins and for the VM tests, which check each
+ * claim against the kernel text itself.
+ */
+const char *cmpdel_ibt_state(void)
+{
+	if (!CMPDEL_IBT_POSSIBLE)
+		return "not built into this kernel";
+	return cmpdel_ibt_enforced() ? "enforced by this CPU" :
+				       "built in, not enforced by this CPU";
+}
+
+void cmpdel_report_call_paths(void)
 {
 	const struct cmpdel_call_target *t;
-	size_t used = 0;
 	int i;
 
-	buf[0] = '\0';
-	for (i = 0; i < NR_CALLS && used < len; i++) {
+	for (i = 0; i < NR_CALLS; i++) {
 		t = &calls[i];
-		used += scnprintf(buf + used, len - used, "%s%s:%s:%s",
-				  i ? " " : "", t->name,
-				  t->endbr ? "endbr" : "no-endbr",
-				  t->endbr || t->may_sleep ? "direct" : "ibt-window");
+		pr_info("call target %s: endbr=%s path=%s\n", t->name,
+			t->endbr ? "yes" : "no",
+			call_needs_window(t) ? "ibt-window" : "direct");
 	}
 }

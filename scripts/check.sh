@@ -85,13 +85,15 @@ fi
 run_step bpf-skeletons "$logs/bpf-skeletons.log" build_bpf_skeletons
 run_step vm-test-build "$logs/vm-test-build.log" \
 	build_static "$build/bpfcmpdel_test" "$top/tests/bpfcmpdel_test.c"
+run_step endbr-check-build "$logs/endbr-check-build.log" \
+	cc -static -O2 -Wall -o "$build/endbr_check" "$top/tests/endbr_check.c"
 
 if [[ -n $ko && -x $build/bpfcmpdel_test && -x $build/lib_test ]]; then
 	vm_log=$logs/vm-$kver.log
 	echo "check: booting $kver under QEMU (TCG)"
 	if "$top/tests/vm/run.sh" --kernel "/boot/vmlinuz-$kver" --ko "$ko" \
 		--bin "$build/bpfcmpdel_test" --bin "$build/lib_test" \
-		--bin "$top/tests/vm/guest-tests.sh" --timeout 900 \
+		--bin "$build/endbr_check" --bin "$top/tests/vm/guest-tests.sh" --timeout 900 \
 		--cmd 'guest-tests.sh' --log "$vm_log" >/dev/null 2>"$logs/vm-run.log"; then
 		record "vm $kver: module loaded, guest ran, kernel log clean" ok
 	else

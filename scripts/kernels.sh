@@ -201,6 +201,11 @@ _kernels_chroot() {
 			done
 			mkdir -p "$root$dir" || exit 1
 			created+=("${new[@]}")
+			# A symlink in the chroot must not lead the mount out of it.
+			if [[ $(realpath -e "$root$dir") != "$(realpath -e "$root")$dir" ]]; then
+				_kernels_msg "$root$dir leads outside the chroot; not mounting there"
+				exit 1
+			fi
 			mount --bind "$dir" "$root$dir" || exit 1
 			mounted+=("$root$dir")
 		done
@@ -214,7 +219,7 @@ _kernels_chroot() {
 _kernels_unmount_under() {
 	local dir=$1 target
 
-	{ findmnt -rn -o TARGET | grep -F "$dir/" || true; } | sort -r |
+	findmnt -rn -o TARGET | awk -v p="$dir/" 'index($0, p) == 1' | sort -r |
 		while read -r target; do
 			umount "$target" 2>/dev/null || umount -l "$target" || true
 		done
@@ -235,7 +240,7 @@ _kernels_chroot_ensure() {
 		return 1
 	}
 	_kernels_unmount_under "$tmp"
-	if findmnt -rn -o TARGET | grep -qF "$tmp/"; then
+	if [[ -n $(findmnt -rn -o TARGET | awk -v p="$tmp/" 'index($0, p) == 1') ]]; then
 		_kernels_msg "something is still mounted under $tmp; not removing it"
 		return 1
 	fi
@@ -444,9 +449,13 @@ kernel_dkms_build() {
 		_kernels_need_root "building for $kver" || return 1
 		# Both trees appear at their own paths inside the chroot, so the
 		# links dkms writes into the tree resolve the same inside and out.
-		run=(_kernels_chroot --bind "$src")
-		[[ $tree == "$src" || $tree == "$src"/* ]] || run+=(--bind "$tree")
-		run+=(--)
+		if [[ $tree == "$src" || $tree == "$src"/* ]]; then
+			run=(_kernels_chroot --bind "$src" --)
+		elif [[ $src == "$tree"/* ]]; then
+			run=(_kernels_chroot --bind "$tree" --)
+		else
+			run=(_kernels_chroot --bind "$src" --bind "$tree" --)
+		fi
 		_kernels_msg "building $name-$ver for $kver in $KERNELS_CHROOT"
 	fi
 

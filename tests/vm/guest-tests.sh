@@ -30,6 +30,23 @@ rmmod_after_close() {
 	rmmod bpfcmpdel && [ ! -e /dev/bpfcmpdel ]
 }
 
+# Each call target the module reported: its ENDBR claim must match the
+# kernel text, and on a kernel built with IBT a target without a live ENDBR
+# must never be called directly (on an IBT CPU that would fault; emulation
+# cannot show it).
+call_paths_are_ibt_safe() {
+	ibt_kernel=yes
+	dmesg | grep -q 'bpfcmpdel: ready:.*IBT not built' && ibt_kernel=no
+	targets=$(dmesg | sed -n 's/.*bpfcmpdel: call target \([^:]*\): endbr=\([a-z]*\) path=\([a-z-]*\).*/\1 \2 \3/p' | sort -u)
+	[ -n "$targets" ] || return 1
+	echo "$targets" | while read -r name claim path; do
+		actual=$(endbr_check "$name" | cut -d' ' -f2)
+		echo "# call target $name: module says endbr=$claim path=$path, kernel text says endbr=$actual"
+		[ "$actual" = "$claim" ] || exit 1
+		[ "$ibt_kernel" = no ] || [ "$claim" = yes ] || [ "$path" = ibt-window ] || exit 1
+	done
+}
+
 reload() {
 	insmod /bpfcmpdel.ko && [ -c /dev/bpfcmpdel ]
 }
@@ -37,6 +54,7 @@ reload() {
 echo "# guest kernel: $(uname -r) $(uname -v)"
 tap module_ready module_ready
 dmesg | grep 'bpfcmpdel:'
+tap call_paths_are_ibt_safe call_paths_are_ibt_safe
 
 bpfcmpdel_test
 lib_test
