@@ -276,7 +276,7 @@ static const struct btf_type *btf_pointee(const struct btf_reader *r,
 	return p && btf_is_composite(p) ? p : NULL;
 }
 
-static int btf_map_locked_slots(const struct btf_reader *r,
+static int __maybe_unused btf_map_locked_slots(const struct btf_reader *r,
 				const struct btf_type *htab, u32 *nr)
 {
 	const struct btf_type *t;
@@ -298,6 +298,19 @@ static int btf_map_locked_slots(const struct btf_reader *r,
 	return 0;
 }
 
+/* The raw_spinlock generation's per-CPU re-entrance counters. */
+static int btf_read_map_locked(const struct btf_reader *r,
+			       const struct btf_type *htab,
+			       struct cmpdel_htab_layout *l)
+{
+#ifdef CMPDEL_BUCKET_MAP_LOCKED
+	return btf_member(r, htab, "map_locked", 0, NULL, &l->htab_map_locked) ?:
+	       btf_map_locked_slots(r, htab, &l->nr_map_locked);
+#else
+	return 0;
+#endif
+}
+
 static int btf_read_htab(const struct btf_reader *r, const struct btf_type *htab,
 			 struct cmpdel_htab_layout *l)
 {
@@ -315,8 +328,7 @@ static int btf_read_htab(const struct btf_reader *r, const struct btf_type *htab
 	ret = btf_member(r, htab, "buckets", sizeof(void *), NULL, &l->htab_buckets) ?:
 	      btf_member(r, htab, "n_buckets", sizeof(u32), NULL, &l->htab_n_buckets) ?:
 	      btf_member(r, htab, "hashrnd", sizeof(u32), NULL, &l->htab_hashrnd) ?:
-	      btf_member(r, htab, "map_locked", 0, NULL, &l->htab_map_locked) ?:
-	      btf_map_locked_slots(r, htab, &l->nr_map_locked) ?:
+	      btf_read_map_locked(r, htab, l) ?:
 	      btf_member(r, htab, "freelist", 0, "pcpu_freelist", &l->htab_freelist) ?:
 	      btf_member(r, htab, "lru", 0, "bpf_lru", &l->htab_lru) ?:
 	      btf_member(r, htab, "ma", 0, "bpf_mem_alloc", &l->htab_ma) ?:

@@ -36,13 +36,6 @@ static void *htab_select_bucket(void *htab, u32 hash)
 	return field(buckets, (hash & (n_buckets - 1)) * L.bucket_size);
 }
 
-static int __percpu *htab_map_locked(void *htab, u32 hash)
-{
-	return cmpdel_map_locked_slot(field(htab, L.htab_map_locked),
-				      L.nr_map_locked,
-				      htab_u32(htab, L.htab_n_buckets), hash);
-}
-
 static void *elem_value(void *l, u32 key_size)
 {
 	return field(l, L.elem_key + round_up(key_size, 8));
@@ -148,12 +141,11 @@ static void htab_free_elem(struct bpf_map *map, void *l)
 	}
 	htab_dec_elem_count(htab);
 	htab_free_fields(map, l);
-	migrate_disable();
+	/* Migration is off already: see cmpdel_htab_compare_delete(). */
 	if (cmpdel_map_is_percpu(map))
 		cmpdel_bpf_mem_cache_free(field(htab, L.htab_pcpu_ma),
 					  *(void **)field(l, L.elem_ptr_to_pptr));
 	cmpdel_bpf_mem_cache_free(field(htab, L.htab_ma), l);
-	migrate_enable();
 }
 
 static int htab_compare_delete(struct bpf_map *map, const void *key,
@@ -170,9 +162,8 @@ static int htab_compare_delete(struct bpf_map *map, const void *key,
 	hash = cmpdel_htab_hash(key, key_size, htab_u32(htab, L.htab_hashrnd));
 	b = htab_select_bucket(htab, hash);
 	lock = field(b, L.bucket_lock);
-	guard.map_locked = htab_map_locked(htab, hash);
 
-	ret = cmpdel_bucket_enter(&guard);
+	ret = cmpdel_bucket_enter(htab, hash, lock, &guard);
 	if (ret)
 		return ret;
 	cmpdel_bucket_lock(lock);
@@ -186,7 +177,7 @@ static int htab_compare_delete(struct bpf_map *map, const void *key,
 		hlist_nulls_del_rcu(field(l, L.elem_hash_node));
 
 	cmpdel_bucket_unlock(lock);
-	cmpdel_bucket_exit(&guard);
+	cmpdel_bucket_exit(lock, &guard);
 
 	if (!ret)
 		htab_free_elem(map, l);

@@ -142,11 +142,10 @@ static struct miscdevice cmpdel_misc = {
 static void cmpdel_log_ready(void)
 {
 	cmpdel_report_call_paths();
-	pr_info("ready: htab layout from BTF (bucket %u bytes, lock %s +%u, map_locked x%u, elem key +%u), hash %s, IBT %s, self-test passed on every hash flavour\n",
+	pr_info("ready: htab layout from BTF (bucket %u bytes, lock %s at +%u, elem key at +%u), hash %s, IBT %s, self-test passed on every hash flavour\n",
 		cmpdel_layout.bucket_size, CMPDEL_BUCKET_LOCK_TYPE,
-		cmpdel_layout.bucket_lock, cmpdel_layout.nr_map_locked,
-		cmpdel_layout.elem_key, CMPDEL_HTAB_HASH_NAME,
-		cmpdel_ibt_state());
+		cmpdel_layout.bucket_lock, cmpdel_layout.elem_key,
+		CMPDEL_HTAB_HASH_NAME, cmpdel_ibt_state());
 }
 
 static int __init cmpdel_init(void)

@@ -26,7 +26,9 @@ enum cmpdel_call_id {
 	CALL_PCPU_FREELIST_PUSH,
 	CALL_BPF_MEM_CACHE_FREE,
 	CALL_BPF_LRU_PUSH_FREE,
-#ifdef CMPDEL_HAVE_BPF_MAP_RECORD
+#if defined(CMPDEL_HAVE_BPF_OBJ_CANCEL_FIELDS)
+	CALL_BPF_OBJ_CANCEL_FIELDS,
+#elif defined(CMPDEL_HAVE_BPF_MAP_RECORD)
 	CALL_BPF_OBJ_FREE_FIELDS,
 #else
 	CALL_BPF_TIMER_CANCEL_AND_FREE,
@@ -49,7 +51,9 @@ static struct cmpdel_call_target calls[NR_CALLS] = {
 	[CALL_PCPU_FREELIST_PUSH]	= { .name = "pcpu_freelist_push" },
 	[CALL_BPF_MEM_CACHE_FREE]	= { .name = "bpf_mem_cache_free" },
 	[CALL_BPF_LRU_PUSH_FREE]	= { .name = "bpf_lru_push_free" },
-#ifdef CMPDEL_HAVE_BPF_MAP_RECORD
+#if defined(CMPDEL_HAVE_BPF_OBJ_CANCEL_FIELDS)
+	[CALL_BPF_OBJ_CANCEL_FIELDS]	= { .name = "bpf_obj_cancel_fields" },
+#elif defined(CMPDEL_HAVE_BPF_MAP_RECORD)
 	[CALL_BPF_OBJ_FREE_FIELDS]	= { .name = "bpf_obj_free_fields" },
 #else
 	[CALL_BPF_TIMER_CANCEL_AND_FREE] = { .name = "bpf_timer_cancel_and_free" },
@@ -114,7 +118,24 @@ void cmpdel_bpf_lru_push_free(void *lru, void *node)
 	cmpdel_ibt_window_close(&w);
 }
 
-#ifdef CMPDEL_HAVE_BPF_MAP_RECORD
+/*
+ * How a deleted element's fields are released changed twice: 6.1 cancels
+ * the timer and frees kptrs one by one, 6.2+ frees them all through the
+ * btf_record, and 7.x only cancels timers and the like at delete, leaving
+ * the rest to whoever reuses or frees the memory.
+ */
+#if defined(CMPDEL_HAVE_BPF_OBJ_CANCEL_FIELDS)
+void cmpdel_free_fields(struct bpf_map *map, void *value)
+{
+	const struct cmpdel_call_target *t = &calls[CALL_BPF_OBJ_CANCEL_FIELDS];
+	void (*fn)(struct bpf_map *map, void *obj) = t->addr;
+	struct cmpdel_ibt_window w;
+
+	cmpdel_ibt_window_open(&w, t->endbr);
+	fn(map, value);
+	cmpdel_ibt_window_close(&w);
+}
+#elif defined(CMPDEL_HAVE_BPF_MAP_RECORD)
 void cmpdel_free_fields(struct bpf_map *map, void *value)
 {
 	const struct cmpdel_call_target *t = &calls[CALL_BPF_OBJ_FREE_FIELDS];
@@ -262,7 +283,8 @@ static int resolve_kernel_data(void)
 			return -ENOENT;
 	}
 	d->bpf_map_fops = lookup("bpf_map_fops");
-	d->bpf_prog_active = (int __percpu *)lookup("bpf_prog_active");
+	/* kallsyms gives the per-CPU symbol's address as the compiler would. */
+	d->bpf_prog_active = (int __percpu *)(unsigned long)lookup("bpf_prog_active");
 	d->btf_start = lookup("__start_BTF");
 	d->btf_end = lookup("__stop_BTF");
 

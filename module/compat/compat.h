@@ -13,10 +13,6 @@
 #include <linux/bpf.h>
 #include <linux/jhash.h>
 
-#ifdef CMPDEL_HAVE_RQSPINLOCK
-#error "bucket locks are rqspinlock_t on this kernel; that generation is not implemented yet"
-#endif
-
 /* struct fd became a tagged word in 6.12 and grew fd_file() with it. */
 #ifndef fd_file
 #define fd_file(f) ((f).file)

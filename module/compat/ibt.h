@@ -20,6 +20,12 @@
 #include <asm/cpufeature.h>
 #include <asm/msr.h>
 
+/* 6.16 renamed the 64-bit MSR accessors. */
+#ifndef CMPDEL_HAVE_RDMSRQ
+#define rdmsrq rdmsrl
+#define wrmsrq wrmsrl
+#endif
+
 /* f3 0f 1e fa, read as a little-endian u32 */
 #define CMPDEL_ENDBR64 0xfa1e0ff3U
 
@@ -62,8 +68,8 @@ static inline void cmpdel_ibt_window_open(struct cmpdel_ibt_window *w,
 	if (target_has_endbr || !cmpdel_ibt_enforced())
 		return;
 	local_irq_save(w->flags);
-	rdmsrl(MSR_IA32_S_CET, w->s_cet);
-	wrmsrl(MSR_IA32_S_CET, w->s_cet & ~CET_ENDBR_EN);
+	rdmsrq(MSR_IA32_S_CET, w->s_cet);
+	wrmsrq(MSR_IA32_S_CET, w->s_cet & ~CET_ENDBR_EN);
 	w->open = true;
 #endif
 }
@@ -73,7 +79,7 @@ static inline void cmpdel_ibt_window_close(struct cmpdel_ibt_window *w)
 #if CMPDEL_IBT_POSSIBLE
 	if (!w->open)
 		return;
-	wrmsrl(MSR_IA32_S_CET, w->s_cet);
+	wrmsrq(MSR_IA32_S_CET, w->s_cet);
 	local_irq_restore(w->flags);
 #endif
 }
