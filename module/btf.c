@@ -276,7 +276,8 @@ static const struct btf_type *btf_pointee(const struct btf_reader *r,
 	return p && btf_is_composite(p) ? p : NULL;
 }
 
-static int __maybe_unused btf_map_locked_slots(const struct btf_reader *r,
+#ifdef CMPDEL_BUCKET_MAP_LOCKED
+static int btf_map_locked_slots(const struct btf_reader *r,
 				const struct btf_type *htab, u32 *nr)
 {
 	const struct btf_type *t;
@@ -303,13 +304,17 @@ static int btf_read_map_locked(const struct btf_reader *r,
 			       const struct btf_type *htab,
 			       struct cmpdel_htab_layout *l)
 {
-#ifdef CMPDEL_BUCKET_MAP_LOCKED
 	return btf_member(r, htab, "map_locked", 0, NULL, &l->htab_map_locked) ?:
 	       btf_map_locked_slots(r, htab, &l->nr_map_locked);
-#else
-	return 0;
-#endif
 }
+#else
+static int btf_read_map_locked(const struct btf_reader *r,
+			       const struct btf_type *htab,
+			       struct cmpdel_htab_layout *l)
+{
+	return 0;
+}
+#endif
 
 static int btf_read_htab(const struct btf_reader *r, const struct btf_type *htab,
 			 struct cmpdel_htab_layout *l)
