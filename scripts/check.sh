@@ -44,6 +44,20 @@ lib_install_works() {
 				pkg-config --cflags --libs libbpfcmpdel) -lbpf
 }
 
+# Replaces the README's table between its markers with @table.
+update_readme_table() {
+	local table=$1 readme=$top/README.md
+
+	grep -q '<!-- support-table:begin -->' "$readme" || return 0
+	awk -v table="$table" '
+		/<!-- support-table:end -->/ { skip = 0 }
+		!skip { print }
+		/<!-- support-table:begin -->/ {
+			while ((getline l < table) > 0) print l
+			skip = 1
+		}' "$readme" >"$readme.new" && mv "$readme.new" "$readme"
+}
+
 run_step() {	# run_step NAME LOG COMMAND...: a step is one test
 	local name=$1 log=$2
 
@@ -59,12 +73,13 @@ run_step() {	# run_step NAME LOG COMMAND...: a step is one test
 "$top/scripts/deps.sh"
 mkdir -p "$build/logs"
 logs=$build/logs
-kver=$(test_kernel_version)
-[[ -n $kver ]] || { echo "check: no Debian 6.1 kernel image in /boot" >&2; exit 1; }
 start=$SECONDS
+# KERNELS=6.1 (or "6.1 7", ...) runs part of the matrix for quick local runs.
+lines=${KERNELS:-$(kernel_lines)}
+host_kver=$(kernel_provision 6.1)
 
 # --- host ---------------------------------------------------------------
-run_step style "$logs/style.log" make -s -C "$top" style KVER="$kver"
+run_step style "$logs/style.log" make -s -C "$top" style KVER="$host_kver"
 run_step lib-build "$logs/lib-build.log" build_lib
 run_step lib-test-build "$logs/lib-test-build.log" \
 	build_static "$build/lib_test" "$top/tests/lib_test.c"
@@ -73,35 +88,59 @@ if [[ -x $build/lib_test ]]; then
 	"$build/lib_test" >"$logs/host-lib_test.log" 2>&1 || true
 	count_tap host "$logs/host-lib_test.log"
 fi
-
-# --- VM -----------------------------------------------------------------
-ko=""
-if ko=$(dkms_build_module "$kver" 2>"$logs/dkms.log") && [[ -n $ko ]]; then
-	record "dkms build for $kver" ok
-else
-	record "dkms build for $kver" fail
-	tail -n 40 "$logs/dkms.log"
-fi
 run_step bpf-skeletons "$logs/bpf-skeletons.log" build_bpf_skeletons
 run_step vm-test-build "$logs/vm-test-build.log" \
 	build_static "$build/bpfcmpdel_test" "$top/tests/bpfcmpdel_test.c"
 run_step endbr-check-build "$logs/endbr-check-build.log" \
 	cc -static -O2 -Wall -o "$build/endbr_check" "$top/tests/endbr_check.c"
 
-if [[ -n $ko && -x $build/bpfcmpdel_test && -x $build/lib_test ]]; then
+# --- one VM per kernel line ---------------------------------------------
+# Boots @kver with the DKMS-built module and counts the guest's results.
+vm_tests() {	# vm_tests LINE
+	local line=$1 kver ko vm_log
+
+	if ! kver=$(kernel_provision "$line" 2>"$logs/provision-$line.log"); then
+		record "kernel $line: provision" fail
+		tail -n 20 "$logs/provision-$line.log"
+		return
+	fi
+	if ko=$(dkms_build_module "$kver" 2>"$logs/dkms-$kver.log") && [[ -n $ko ]]; then
+		record "dkms build for $kver" ok
+	else
+		record "dkms build for $kver" fail
+		tail -n 40 "$logs/dkms-$kver.log"
+		return
+	fi
+	[[ -x $build/bpfcmpdel_test && -x $build/lib_test && -x $build/endbr_check ]] || return
+
 	vm_log=$logs/vm-$kver.log
 	echo "check: booting $kver under QEMU (TCG)"
-	if "$top/tests/vm/run.sh" --kernel "/boot/vmlinuz-$kver" --ko "$ko" \
+	if "$top/tests/vm/run.sh" --kernel "$(kernel_image "$kver")" --ko "$ko" \
 		--bin "$build/bpfcmpdel_test" --bin "$build/lib_test" \
-		--bin "$build/endbr_check" --bin "$top/tests/vm/guest-tests.sh" --timeout 900 \
-		--cmd 'guest-tests.sh' --log "$vm_log" >/dev/null 2>"$logs/vm-run.log"; then
+		--bin "$build/endbr_check" --bin "$top/tests/vm/guest-tests.sh" \
+		--timeout 900 --cmd 'guest-tests.sh' --log "$vm_log" \
+		>/dev/null 2>"$logs/vm-run-$kver.log"; then
 		record "vm $kver: module loaded, guest ran, kernel log clean" ok
 	else
 		record "vm $kver: module loaded, guest ran, kernel log clean" fail
-		sed 's/^/  /' "$logs/vm-run.log"
+		sed 's/^/  /' "$logs/vm-run-$kver.log"
 	fi
 	count_tap "vm $kver" "$vm_log"
 	sed -n 's/^# guest kernel: /check: VM booted Linux /p' "$vm_log" | tr -d '\r' | head -n 1
+	matrix+=("$kver=$vm_log")
+}
+
+matrix=()
+for line in $lines; do
+	vm_tests "$line"
+done
+
+# The README's support table comes from the full matrix, never by hand.
+if ((${#matrix[@]})); then
+	"$top/scripts/support-table.sh" "${matrix[@]}" >"$build/support-table.md"
+	if [[ -z ${KERNELS:-} ]]; then
+		update_readme_table "$build/support-table.md"
+	fi
 fi
 
 echo "check: took $((SECONDS - start))s; logs in $logs"

@@ -7,15 +7,8 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
 pkg_version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$top/dkms.conf")
 
-# The newest installed Debian 6.1 image, unless TEST_KVER names one.
-test_kernel_version() {
-	if [[ -n "${TEST_KVER:-}" ]]; then
-		echo "$TEST_KVER"
-		return
-	fi
-	find /boot -maxdepth 1 -name 'vmlinuz-6.1.*-amd64' -printf '%f\n' |
-		sed 's/^vmlinuz-//' | sort -V | tail -n 1
-}
+# shellcheck source=kernels.sh
+. "$top/scripts/kernels.sh"
 
 # kselftest_harness.h from Debian's kernel source, never from the repo.
 ksft_headers() {
@@ -30,23 +23,17 @@ ksft_headers() {
 	echo "$dir"
 }
 
-# Builds the module with real `dkms build` in a private DKMS tree, so the
-# host's own DKMS state is left alone; prints the path of the built .ko.
+# Builds the module with real `dkms build` for @kver in a private DKMS
+# tree, so the host's own DKMS state is left alone (for 7.x inside the
+# trixie chroot); prints the path of the built .ko.
 dkms_build_module() {
-	local kver=$1 src=$build/dkms/source dkmstree=$build/dkms/tree
+	local kver=$1 src=$build/dkms/source
 	local dst=$src/bpfcmpdel-$pkg_version
 
-	rm -rf "$build/dkms"
-	mkdir -p "$dst" "$dkmstree"
+	rm -rf "$src"
+	mkdir -p "$dst"
 	cp -r "$top/dkms.conf" "$top/module" "$top/uapi" "$dst/"
-	dkms add -m bpfcmpdel -v "$pkg_version" --sourcetree "$src" \
-		--dkmstree "$dkmstree" >&2
-	dkms build -m bpfcmpdel -v "$pkg_version" -k "$kver" \
-		--sourcetree "$src" --dkmstree "$dkmstree" >&2 || {
-		cat "$dkmstree/bpfcmpdel/$pkg_version/build/make.log" >&2 || true
-		return 1
-	}
-	find "$dkmstree/bpfcmpdel/$pkg_version/$kver" -name 'bpfcmpdel.ko*' | head -n 1
+	kernel_dkms_build "$kver" "$src" "$build/dkms/tree-$kver"
 }
 
 # BPF programs the tests load, as libbpf skeletons in $build.

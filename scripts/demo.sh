@@ -6,8 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 "$top/scripts/deps.sh"
-kver=$(test_kernel_version)
-[[ -n $kver ]] || { echo "demo: no Debian 6.1 kernel image in /boot" >&2; exit 1; }
+kver=$(kernel_provision "${KERNEL:-6.1}")
 mkdir -p "$build"
 
 echo "demo: building the module with dkms for $kver"
@@ -19,7 +18,7 @@ build_lib
 build_static "$build/bpfcmpdel-demo" "$top/tools/demo.c"
 
 echo "demo: booting $kver under QEMU (TCG), loading $(basename "$ko")"
-"$top/tests/vm/run.sh" --kernel "/boot/vmlinuz-$kver" --ko "$ko" \
+"$top/tests/vm/run.sh" --kernel "$(kernel_image "$kver")" --ko "$ko" \
 	--bin "$build/bpfcmpdel-demo" --cmd bpfcmpdel-demo --timeout 300 |
 	tr -d '\r' | awk '/bpfcmpdel: ready/ && !seen++ { print; print "" }
 			  /^bpfcmpdel demo on/, /^demo /'

@@ -11,7 +11,9 @@
  * bpf_map_lookup_elem() does not take that lock and is NOT excluded.
  *
  * Results: 0 deleted, -ENOENT no such key, -EBUSY region differs,
- * -EAGAIN bucket lock could not be taken (retry), -EOPNOTSUPP map type
+ * -EAGAIN bucket lock not taken, nothing changed (the per-CPU re-entrance
+ * guard on 6.1-6.14, or the resilient lock's deadlock or timeout report on
+ * 6.15+), retry; -EOPNOTSUPP map type
  * not supported, -EINVAL bad request (including a region that overlaps a
  * BTF-managed field such as a spin lock, timer or kptr), -EPERM fd lacks
  * write permission or map is frozen, -EBADF bad fd, -EFAULT bad pointer,

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# support-table.sh KVER=VM_LOG...: the README's support table, kernel line x
+# map type x flags, from the kselftest results of a test-matrix run.
+set -euo pipefail
+
+rows=(
+	"hash|HASH|preallocated"
+	"hash_noprealloc|HASH|BPF_F_NO_PREALLOC"
+	"percpu|PERCPU_HASH|preallocated"
+	"percpu_noprealloc|PERCPU_HASH|BPF_F_NO_PREALLOC"
+	"lru|LRU_HASH|common LRU"
+	"lru_nocommon|LRU_HASH|BPF_F_NO_COMMON_LRU"
+	"lru_percpu|LRU_PERCPU_HASH|common LRU"
+	"lru_percpu_nocommon|LRU_PERCPU_HASH|BPF_F_NO_COMMON_LRU"
+	"timer:hash|HASH + bpf_timer|preallocated"
+	"timer:hash_noprealloc|HASH + bpf_timer|BPF_F_NO_PREALLOC"
+	"timer:lru_hash|LRU_HASH + bpf_timer|common LRU"
+	"global|ioctl ABI, permissions, GC race, spin-lock overlap|-"
+)
+
+# "pass (N)" when every test of that group passed, "FAIL (k of N)" otherwise.
+cell() {	# cell LOG GROUP
+	local log=$1 group=$2 fixture=hash variant pass fail
+
+	case $group in
+	timer:*) fixture=timer variant=${group#timer:} ;;
+	global) fixture=global variant="" ;;
+	*) variant=$group ;;
+	esac
+	read -r pass fail < <(tr -d '\r' <"$log" | awk -v fx="$fixture" -v v="$variant" '
+		/^(not )?ok [0-9]+ / {
+			name = $0; sub(/^(not )?ok [0-9]+ /, "", name); sub(/ .*/, "", name)
+			n = split(name, p, ".")
+			if (p[1] == "abi") p[1] = "global"
+			if (p[1] != fx) next
+			if (fx != "global") {
+				var = p[2]
+				if (fx == "hash") sub(/_key[0-9]+$/, "", var)
+				if (var != v) next
+			}
+			if ($1 == "not") fail++; else pass++
+		}
+		END { print pass + 0, fail + 0 }')
+	if ((pass + fail == 0)); then
+		echo "not run"
+	elif ((fail == 0)); then
+		echo "pass ($pass)"
+	else
+		echo "**FAIL** ($fail of $((pass + fail)))"
+	fi
+}
+
+header="| map type | flags |"
+sep="|---|---|"
+for arg; do
+	kver=${arg%%=*}
+	log=${arg#*=}
+	release=$(tr -d '\r' <"$log" | sed -n 's/^# guest kernel: [^ ]* .*Debian \([^ ]*\) .*/\1/p' | head -n 1)
+	header+=" $kver${release:+ ($release)} |"
+	sep+="---|"
+done
+echo "$header"
+echo "$sep"
+for row in "${rows[@]}"; do
+	IFS='|' read -r group type flags <<<"$row"
+	line="| $(sed 's/[A-Za-z_]*_[A-Za-z_]*\|HASH/`&`/g' <<<"$type") | $flags |"
+	[[ $group != global ]] || line="| $type | $flags |"
+	for arg; do
+		line+=" $(cell "${arg#*=}" "$group") |"
+	done
+	echo "$line"
+done
