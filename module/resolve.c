@@ -85,37 +85,34 @@ static unsigned long call_kallsyms_lookup_name(const char *name)
 	return addr;
 }
 
+/*
+ * Calls target @id, a function of type @fn_type, with the arguments that
+ * follow; through the IBT window when the target lacks ENDBR.
+ */
+#define call_target(id, fn_type, ...)					\
+	do {								\
+		const struct cmpdel_call_target *__t = &calls[id];	\
+		struct cmpdel_ibt_window __w;				\
+									\
+		cmpdel_ibt_window_open(&__w, __t->endbr);		\
+		((fn_type)__t->addr)(__VA_ARGS__);			\
+		cmpdel_ibt_window_close(&__w);				\
+	} while (0)
+
 void cmpdel_pcpu_freelist_push(void *freelist, void *node)
 {
-	const struct cmpdel_call_target *t = &calls[CALL_PCPU_FREELIST_PUSH];
-	void (*fn)(void *freelist, void *node) = t->addr;
-	struct cmpdel_ibt_window w;
-
-	cmpdel_ibt_window_open(&w, t->endbr);
-	fn(freelist, node);
-	cmpdel_ibt_window_close(&w);
+	call_target(CALL_PCPU_FREELIST_PUSH, void (*)(void *, void *),
+		    freelist, node);
 }
 
 void cmpdel_bpf_mem_cache_free(void *ma, void *ptr)
 {
-	const struct cmpdel_call_target *t = &calls[CALL_BPF_MEM_CACHE_FREE];
-	void (*fn)(void *ma, void *ptr) = t->addr;
-	struct cmpdel_ibt_window w;
-
-	cmpdel_ibt_window_open(&w, t->endbr);
-	fn(ma, ptr);
-	cmpdel_ibt_window_close(&w);
+	call_target(CALL_BPF_MEM_CACHE_FREE, void (*)(void *, void *), ma, ptr);
 }
 
 void cmpdel_bpf_lru_push_free(void *lru, void *node)
 {
-	const struct cmpdel_call_target *t = &calls[CALL_BPF_LRU_PUSH_FREE];
-	void (*fn)(void *lru, void *node) = t->addr;
-	struct cmpdel_ibt_window w;
-
-	cmpdel_ibt_window_open(&w, t->endbr);
-	fn(lru, node);
-	cmpdel_ibt_window_close(&w);
+	call_target(CALL_BPF_LRU_PUSH_FREE, void (*)(void *, void *), lru, node);
 }
 
 /*
@@ -124,49 +121,23 @@ void cmpdel_bpf_lru_push_free(void *lru, void *node)
  * btf_record, and 7.x only cancels timers and the like at delete, leaving
  * the rest to whoever reuses or frees the memory.
  */
+void cmpdel_free_fields(struct bpf_map *map, void *value)
+{
 #if defined(CMPDEL_HAVE_BPF_OBJ_CANCEL_FIELDS)
-void cmpdel_free_fields(struct bpf_map *map, void *value)
-{
-	const struct cmpdel_call_target *t = &calls[CALL_BPF_OBJ_CANCEL_FIELDS];
-	void (*fn)(struct bpf_map *map, void *obj) = t->addr;
-	struct cmpdel_ibt_window w;
-
-	cmpdel_ibt_window_open(&w, t->endbr);
-	fn(map, value);
-	cmpdel_ibt_window_close(&w);
-}
+	call_target(CALL_BPF_OBJ_CANCEL_FIELDS,
+		    void (*)(struct bpf_map *, void *), map, value);
 #elif defined(CMPDEL_HAVE_BPF_MAP_RECORD)
-void cmpdel_free_fields(struct bpf_map *map, void *value)
-{
-	const struct cmpdel_call_target *t = &calls[CALL_BPF_OBJ_FREE_FIELDS];
-	void (*fn)(const struct btf_record *rec, void *obj) = t->addr;
-	struct cmpdel_ibt_window w;
-
-	cmpdel_ibt_window_open(&w, t->endbr);
-	fn(map->record, value);
-	cmpdel_ibt_window_close(&w);
-}
+	call_target(CALL_BPF_OBJ_FREE_FIELDS,
+		    void (*)(const struct btf_record *, void *), map->record, value);
 #else
-void cmpdel_free_fields(struct bpf_map *map, void *value)
-{
-	const struct cmpdel_call_target *timer = &calls[CALL_BPF_TIMER_CANCEL_AND_FREE];
-	const struct cmpdel_call_target *kptrs = &calls[CALL_BPF_MAP_FREE_KPTRS];
-	void (*free_kptrs)(struct bpf_map *map, void *value) = kptrs->addr;
-	void (*cancel_timer)(void *timer) = timer->addr;
-	struct cmpdel_ibt_window w;
-
-	if (map_value_has_timer(map)) {
-		cmpdel_ibt_window_open(&w, timer->endbr);
-		cancel_timer(value + map->timer_off);
-		cmpdel_ibt_window_close(&w);
-	}
-	if (map_value_has_kptrs(map)) {
-		cmpdel_ibt_window_open(&w, kptrs->endbr);
-		free_kptrs(map, value);
-		cmpdel_ibt_window_close(&w);
-	}
-}
+	if (map_value_has_timer(map))
+		call_target(CALL_BPF_TIMER_CANCEL_AND_FREE, void (*)(void *),
+			    value + map->timer_off);
+	if (map_value_has_kptrs(map))
+		call_target(CALL_BPF_MAP_FREE_KPTRS,
+			    void (*)(struct bpf_map *, void *), map, value);
 #endif
+}
 
 /* Only for the load-time self-test: it has no ENDBR-less path. */
 int cmpdel_kern_sys_bpf(int cmd, union bpf_attr *attr, unsigned int size)

@@ -841,12 +841,15 @@ TEST_F(abi, short_struct_is_einval)
 	EXPECT_TRUE(abi_key_present(self));
 }
 
+/* A caller built against a future, longer request struct. */
+struct bigger_req {
+	struct bpfcmpdel_req req;
+	__u64 future[4];
+};
+
 TEST_F(abi, longer_struct_with_zero_tail_works)
 {
-	struct {
-		struct bpfcmpdel_req req;
-		__u64 future[4];
-	} big = { .req = self->req };
+	struct bigger_req big = { .req = self->req };
 
 	REQUIRE_DEVICE();
 	big.req.size = sizeof(big);
@@ -856,10 +859,7 @@ TEST_F(abi, longer_struct_with_zero_tail_works)
 
 TEST_F(abi, longer_struct_with_nonzero_tail_is_e2big)
 {
-	struct {
-		struct bpfcmpdel_req req;
-		__u64 future[4];
-	} big = { .req = self->req };
+	struct bigger_req big = { .req = self->req };
 
 	REQUIRE_DEVICE();
 	big.req.size = sizeof(big);
