@@ -6,6 +6,7 @@
 #   make style           checkpatch and sparse on the module
 #   make install         the library (PREFIX, DESTDIR)
 #   make dkms-install    register, build and install the module with DKMS
+#                        (for KVER, default: the running kernel)
 #   make dkms-uninstall
 
 KVER ?= $(shell uname -r)
@@ -53,7 +54,7 @@ dkms-install:
 	rm -rf $(DKMS_SRC)
 	mkdir -p $(DKMS_SRC)
 	cp -r dkms.conf module uapi $(DKMS_SRC)/
-	dkms install -m bpfcmpdel -v $(VERSION)
+	dkms install -m bpfcmpdel -v $(VERSION) -k $(KVER)
 	install -D -m 0644 udev/60-bpfcmpdel.rules $(UDEV_RULES)
 	udevadm control --reload 2>/dev/null || true
 
