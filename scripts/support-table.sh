@@ -32,7 +32,7 @@ cell() {	# cell LOG GROUP
 		/^(not )?ok [0-9]+ / {
 			name = $0; sub(/^(not )?ok [0-9]+ /, "", name); sub(/ .*/, "", name)
 			n = split(name, p, ".")
-			if (p[1] == "abi") p[1] = "global"
+			if (p[1] == "abi" || p[1] == "race") p[1] = "global"
 			if (p[1] != fx) next
 			if (fx != "global") {
 				var = p[2]

@@ -336,7 +336,10 @@ TEST_F(hash, delete_all_then_refill)
 
 #define RACE_KEYS 4
 #define RACE_SECONDS 3
+/* A key gone without a delete (LRU eviction) is waited for this long. */
+#define RACE_PUBLISH_WAIT_MS 5000
 
+/* Per value slot (one per possible CPU on per-CPU maps). */
 struct race_value {
 	__u64 version;
 	__u64 filler[3];
@@ -344,32 +347,32 @@ struct race_value {
 
 struct race {
 	int map_fd;
+	__u32 slots;
 	atomic_bool stop;
 	/* version the deleter removed, published for the updater: 0 = none */
 	_Atomic __u64 deleted[RACE_KEYS];
 	atomic_ulong deletes, stale, absent, unexpected;
 	/* updater-only state */
 	__u64 last[RACE_KEYS];
-	unsigned long mismatches, observed;
+	unsigned long mismatches, observed, vanished;
 };
 
 static void *race_deleter(void *arg)
 {
 	struct race *r = arg;
-	struct race_value v;
+	struct race_value *snap = calloc(r->slots, sizeof(*snap));
 	__u32 key;
 	int ret;
 
-	while (!atomic_load(&r->stop)) {
+	while (snap && !atomic_load(&r->stop)) {
 		for (key = 0; key < RACE_KEYS; key++) {
-			if (bpf_map_lookup_elem(r->map_fd, &key, &v))
+			if (bpf_map_lookup_elem(r->map_fd, &key, snap))
 				continue;
 			/* The snapshot a GC would judge expired... */
-			ret = bpf_map_compare_delete_elem(r->map_fd, &key,
-							  &v.version, 0,
-							  sizeof(v.version), NULL);
+			ret = bpf_map_compare_delete_snapshot(r->map_fd, &key, snap, 0,
+							      sizeof(snap->version), NULL);
 			if (ret == 0) {
-				atomic_store(&r->deleted[key], v.version);
+				atomic_store(&r->deleted[key], snap->version);
 				atomic_fetch_add(&r->deletes, 1);
 			} else if (ret == -EBUSY) {
 				atomic_fetch_add(&r->stale, 1);
@@ -380,13 +383,13 @@ static void *race_deleter(void *arg)
 			}
 		}
 	}
+	free(snap);
 	return NULL;
 }
 
 /*
- * Refreshes each key with ever newer versions.  When a refresh finds the
- * key gone, the deleter must have removed exactly the last version written:
- * anything else is a live entry deleted.
+ * When a refresh finds the key gone, the deleter must have removed exactly
+ * the last version written: anything else is a live entry deleted.
  */
 static void race_check_deleted(struct race *r, __u32 key, __u64 gone)
 {
@@ -395,28 +398,52 @@ static void race_check_deleted(struct race *r, __u32 key, __u64 gone)
 		r->mismatches++;
 }
 
-static void race_updater(struct race *r)
+static __u64 race_wait_deleted(struct race *r, __u32 key)
 {
-	struct race_value v = {};
+	__u64 gone;
+	int ms;
+
+	for (ms = 0; ms < RACE_PUBLISH_WAIT_MS; ms++) {
+		gone = atomic_exchange(&r->deleted[key], 0);
+		if (gone)
+			return gone;
+		usleep(1000);
+	}
+	return 0;
+}
+
+static void race_set(struct race *r, struct race_value *v, __u64 version)
+{
+	__u32 slot;
+
+	for (slot = 0; slot < r->slots; slot++)
+		v[slot].version = version;
+}
+
+/* Refreshes each key with ever newer versions, as a datapath would. */
+static void race_updater(struct race *r, struct race_value *v)
+{
 	__u64 next = 1, gone;
 	__u32 key;
 
 	for (key = 0; key < RACE_KEYS; key++) {
-		v.version = r->last[key] = next++;
-		bpf_map_update_elem(r->map_fd, &key, &v, BPF_NOEXIST);
+		race_set(r, v, r->last[key] = next++);
+		bpf_map_update_elem(r->map_fd, &key, v, BPF_NOEXIST);
 	}
 	while (!atomic_load(&r->stop)) {
 		for (key = 0; key < RACE_KEYS; key++) {
-			v.version = next;
-			if (!bpf_map_update_elem(r->map_fd, &key, &v, BPF_EXIST)) {
+			race_set(r, v, next);
+			if (!bpf_map_update_elem(r->map_fd, &key, v, BPF_EXIST)) {
 				r->last[key] = next++;
 				continue;
 			}
-			while (!(gone = atomic_exchange(&r->deleted[key], 0)))
-				;
-			race_check_deleted(r, key, gone);
-			v.version = r->last[key] = next++;
-			bpf_map_update_elem(r->map_fd, &key, &v, BPF_NOEXIST);
+			gone = race_wait_deleted(r, key);
+			if (gone)
+				race_check_deleted(r, key, gone);
+			else
+				r->vanished++;
+			race_set(r, v, r->last[key] = next++);
+			bpf_map_update_elem(r->map_fd, &key, v, BPF_NOEXIST);
 		}
 	}
 }
@@ -443,43 +470,74 @@ static void *race_timer(void *arg)
 	return NULL;
 }
 
-static void run_race(struct __test_metadata *_metadata, __u32 map_flags)
-{
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = map_flags);
-	pthread_t deleter, timer;
-	struct race r = {};
+FIXTURE(race) {
+	struct race r;
+	struct race_value *value;
+};
 
-	r.map_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "cmpdel_race", sizeof(__u32),
-				  sizeof(struct race_value), RACE_KEYS, &opts);
-	ASSERT_GE(r.map_fd, 0);
-	ASSERT_EQ(0, pthread_create(&deleter, NULL, race_deleter, &r));
-	ASSERT_EQ(0, pthread_create(&timer, NULL, race_timer, &r));
-	race_updater(&r);
+FIXTURE_VARIANT(race) {
+	enum bpf_map_type map_type;
+	__u32 map_flags;
+	__u32 max_entries;	/* LRU: room enough that nothing is evicted */
+};
+
+FIXTURE_VARIANT_ADD(race, hash) {
+	.map_type = BPF_MAP_TYPE_HASH, .max_entries = RACE_KEYS,
+};
+FIXTURE_VARIANT_ADD(race, hash_noprealloc) {
+	.map_type = BPF_MAP_TYPE_HASH, .map_flags = BPF_F_NO_PREALLOC,
+	.max_entries = RACE_KEYS,
+};
+FIXTURE_VARIANT_ADD(race, percpu_hash) {
+	.map_type = BPF_MAP_TYPE_PERCPU_HASH, .max_entries = RACE_KEYS,
+};
+FIXTURE_VARIANT_ADD(race, lru_hash) {
+	.map_type = BPF_MAP_TYPE_LRU_HASH, .max_entries = 4096,
+};
+
+FIXTURE_SETUP(race)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = variant->map_flags);
+	bool percpu = variant->map_type == BPF_MAP_TYPE_PERCPU_HASH;
+
+	self->r.slots = percpu ? (__u32)libbpf_num_possible_cpus() : 1;
+	self->value = calloc(self->r.slots, sizeof(*self->value));
+	ASSERT_NE(NULL, self->value);
+	self->r.map_fd = bpf_map_create(variant->map_type, "cmpdel_race",
+					sizeof(__u32), sizeof(struct race_value),
+					variant->max_entries, &opts);
+	ASSERT_GE(self->r.map_fd, 0);
+}
+
+FIXTURE_TEARDOWN(race)
+{
+	close(self->r.map_fd);
+	free(self->value);
+}
+
+/* A datapath refreshing entries while a GC compare-deletes the same keys. */
+TEST_F(race, no_live_entry_is_deleted)
+{
+	struct race *r = &self->r;
+	pthread_t deleter, timer;
+
+	REQUIRE_DEVICE();
+	ASSERT_EQ(0, pthread_create(&deleter, NULL, race_deleter, r));
+	ASSERT_EQ(0, pthread_create(&timer, NULL, race_timer, r));
+	race_updater(r, self->value);
 	pthread_join(timer, NULL);
 	pthread_join(deleter, NULL);
-	race_drain(&r);
-	close(r.map_fd);
+	race_drain(r);
 
-	TH_LOG("deletes %lu stale %lu absent %lu",
-	       atomic_load(&r.deletes), atomic_load(&r.stale),
-	       atomic_load(&r.absent));
-	EXPECT_EQ(0, r.mismatches) TH_LOG("live entries deleted");
-	EXPECT_EQ(0, atomic_load(&r.unexpected));
-	EXPECT_LT(0, atomic_load(&r.deletes));
+	TH_LOG("deletes %lu stale %lu absent %lu vanished %lu",
+	       atomic_load(&r->deletes), atomic_load(&r->stale),
+	       atomic_load(&r->absent), r->vanished);
+	EXPECT_EQ(0, r->mismatches) TH_LOG("live entries deleted");
+	EXPECT_EQ(0, atomic_load(&r->unexpected));
+	EXPECT_EQ(0, r->vanished) TH_LOG("keys gone without a delete");
+	EXPECT_LT(0, atomic_load(&r->deletes));
 	/* Every delete the module reported is one the updater saw happen. */
-	EXPECT_EQ(atomic_load(&r.deletes), r.observed);
-}
-
-TEST(race_prealloc)
-{
-	REQUIRE_DEVICE();
-	run_race(_metadata, 0);
-}
-
-TEST(race_noprealloc)
-{
-	REQUIRE_DEVICE();
-	run_race(_metadata, BPF_F_NO_PREALLOC);
+	EXPECT_EQ(atomic_load(&r->deletes), r->observed);
 }
 
 /* --- permissions -------------------------------------------------------- */
