@@ -3,6 +3,7 @@
 #   make                 module (for KVER/KDIR, default: running kernel) + library
 #   make demo            install what is missing, run the demo in a VM
 #   make check           install what is missing, run every test
+#   make bench           compare-delete next to plain delete, in a VM
 #   make style           checkpatch and sparse on the module
 #   make install         the library (PREFIX, DESTDIR)
 #   make dkms-install    register, build and install the module with DKMS
@@ -33,6 +34,9 @@ demo:
 
 check:
 	scripts/check.sh
+
+bench:
+	scripts/bench.sh
 
 # checkpatch.pl comes from Debian's linux-source tarball, like the test harness.
 $(CHECKPATCH_DIR)/checkpatch.pl:
@@ -67,4 +71,4 @@ clean:
 	$(MAKE) -C lib clean
 	rm -rf build
 
-.PHONY: all module lib install demo check style dkms-install dkms-uninstall clean
+.PHONY: all module lib install demo check bench style dkms-install dkms-uninstall clean
