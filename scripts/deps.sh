@@ -13,6 +13,9 @@ packages=(
 	libbpf-dev libelf-dev zlib1g-dev
 	clang llvm bpftool dkms debootstrap linux-source-6.1 sparse
 	cpio gcc make pkg-config xz-utils
+	# Not always on a minimal image: static libc for the VM's binaries,
+	# modinfo for run.sh, full perl for checkpatch, keys for debootstrap.
+	libc6-dev kmod perl binutils debian-archive-keyring
 )
 
 missing=()
