@@ -26,8 +26,13 @@
 #define OPTS_GET(opts, field, fallback_value) \
 	(OPTS_HAS(opts, field) ? (opts)->field : (fallback_value))
 
-static pthread_once_t dev_once = PTHREAD_ONCE_INIT;
-static int dev_fd;		/* the fd, or -errno if opening failed */
+/*
+ * The device fd once opened, else -1.  A failed open is retried on the
+ * next call: a GC daemon started before the module is loaded must not
+ * need a restart to use it.
+ */
+static int dev_fd = -1;
+static pthread_mutex_t dev_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int libbpf_err(int ret)
 {
@@ -63,31 +68,39 @@ static __u64 ptr_to_u64(const void *ptr)
 	return (__u64)(unsigned long)ptr;
 }
 
-static void dev_open(void)
+/* Returns the new fd, or -errno. */
+static int dev_open(void)
 {
 	int fd = open(BPFCMPDEL_DEVICE, O_RDWR | O_CLOEXEC);
 
-	if (fd >= 0) {
-		dev_fd = fd;
-		return;
-	}
+	if (fd >= 0)
+		return fd;
 	switch (errno) {
 	case ENOENT:	/* no device node */
 	case ENXIO:	/* node left behind, driver gone */
 	case ENODEV:
 		/* Give callers one code meaning "module not loaded". */
-		dev_fd = -ENODEV;
-		break;
+		return -ENODEV;
 	default:
-		dev_fd = -errno;
-		break;
+		return -errno;
 	}
 }
 
 static int dev_get(void)
 {
-	pthread_once(&dev_once, dev_open);
-	return dev_fd;
+	int fd = __atomic_load_n(&dev_fd, __ATOMIC_ACQUIRE);
+
+	if (fd >= 0)
+		return fd;
+	pthread_mutex_lock(&dev_lock);
+	fd = dev_fd;
+	if (fd < 0) {
+		fd = dev_open();
+		if (fd >= 0)
+			__atomic_store_n(&dev_fd, fd, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&dev_lock);
+	return fd;
 }
 
 int bpfcmpdel_device_fd(void)

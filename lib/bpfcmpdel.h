@@ -99,9 +99,10 @@ BPFCMPDEL_API int bpf_map_compare_delete_snapshot(int map_fd, const void *key,
 /*
  * bpfcmpdel_device_fd() - the library's fd for /dev/bpfcmpdel.
  *
- * Opens the device on first use (from any thread); the outcome of that one
- * open, success or failure, is final for the life of the process.  Returns
- * the fd, or a negative errno as described for
+ * Opens the device on first use (from any thread, O_CLOEXEC) and keeps it
+ * open for the life of the process.  A failed open is tried again on the
+ * next call, so loading the module later needs no restart of the caller.
+ * Returns the fd, or a negative errno as described for
  * bpf_map_compare_delete_elem() (also stored in errno).  The fd belongs to
  * the library: do not close it.
  */

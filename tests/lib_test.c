@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -332,6 +333,24 @@ TEST(absent_threads)
 		EXPECT_EQ(-ENODEV, res[i].fd_ret) TH_LOG("thread %d", i);
 		EXPECT_EQ(ENODEV, res[i].fd_errno) TH_LOG("thread %d", i);
 	}
+}
+
+/*
+ * A caller started before the module: once the module loads, the same
+ * process gets the device.  Needs a way to load it, so only runs where
+ * BPFCMPDEL_LOAD_CMD says how (the VM does).
+ */
+TEST(device_loaded_later_is_found)
+{
+	const char *load = getenv("BPFCMPDEL_LOAD_CMD");
+
+	if (!load || device_present())
+		SKIP(return, "needs BPFCMPDEL_LOAD_CMD and the module unloaded");
+	ASSERT_EQ(-ENODEV, bpfcmpdel_device_fd());
+	ASSERT_EQ(0, system(load));
+	ASSERT_TRUE(device_present());
+	EXPECT_LE(0, bpfcmpdel_device_fd());
+	EXPECT_EQ(bpfcmpdel_device_fd(), bpfcmpdel_device_fd());
 }
 
 TEST_HARNESS_MAIN
