@@ -20,6 +20,16 @@
 #include <asm/cpufeature.h>
 #include <asm/msr.h>
 
+/*
+ * kCFI (clang) checks a hash of the callee's prototype before each indirect
+ * call; the module calls through pointers whose types only approximate the
+ * targets' (void * for kernel-private structs), so every call would trap.
+ * Debian builds its kernels with gcc and without kCFI.
+ */
+#if defined(CONFIG_CFI_CLANG) || defined(CONFIG_CFI)
+#error "kernels built with kCFI are not supported: calls to resolved symbols would trap"
+#endif
+
 /* 6.16 renamed the 64-bit MSR accessors. */
 #ifndef CMPDEL_HAVE_RDMSRQ
 #define rdmsrq rdmsrl
