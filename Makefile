@@ -4,7 +4,7 @@
 #   make demo            install what is missing, run the demo in a VM
 #   make check           install what is missing, run every test
 #   make bench           compare-delete next to plain delete, in a VM
-#   make style           checkpatch and sparse on the module
+#   make style           checkpatch and sparse on the module, shellcheck
 #   make install         the library (PREFIX, DESTDIR)
 #   make dkms-install    register, build and install the module with DKMS
 #                        (for KVER, default: the running kernel)
@@ -53,6 +53,7 @@ style: $(CHECKPATCH_DIR)/checkpatch.pl
 	$(MAKE) -C module KVER=$(KVER) KDIR=$(KDIR) sparse 2>&1 | tee build/sparse.log
 	! grep -E 'warning|error' build/sparse.log
 	$(MAKE) -C module KVER=$(KVER) KDIR=$(KDIR) clean
+	shellcheck -x scripts/*.sh tests/vm/*.sh .ci/run
 
 dkms-install:
 	rm -rf $(DKMS_SRC)

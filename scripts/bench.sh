@@ -3,6 +3,7 @@
 # make bench: what compare-and-delete costs next to a plain delete, measured
 # side by side in one VM run (KERNEL=6.12 or 7 picks another line).
 set -euo pipefail
+# shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
 "$top/scripts/deps.sh"

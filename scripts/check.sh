@@ -4,6 +4,7 @@
 # checks and library tests on the host, the module's tests inside a VM
 # booting Debian's kernel -- and ends with "N passed, N failed[, N skipped]".
 set -euo pipefail
+# shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
 passed=0 failed=0 skipped=0
@@ -33,29 +34,14 @@ count_tap() {	# count_tap PREFIX FILE
 
 # make install honours DESTDIR/PREFIX, and its pkg-config file links.
 lib_install_works() {
-	local dest=$build/install
+	local dest=$build/install flags
 
 	rm -rf "$dest"
-	make -s -C "$top/lib" install DESTDIR="$dest" PREFIX=/usr &&
-		PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_LIBDIR=$dest/usr/lib/pkgconfig \
-			pkg-config --exists libbpfcmpdel &&
-		cc -o "$build/pc-consumer" "$top/tools/demo.c" \
-			$(PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_LIBDIR=$dest/usr/lib/pkgconfig \
-				pkg-config --cflags --libs libbpfcmpdel) -lbpf
-}
-
-# Replaces the README's table between its markers with @table.
-update_readme_table() {
-	local table=$1 readme=$top/README.md
-
-	grep -q '<!-- support-table:begin -->' "$readme" || return 0
-	awk -v table="$table" '
-		/<!-- support-table:end -->/ { skip = 0 }
-		!skip { print }
-		/<!-- support-table:begin -->/ {
-			while ((getline l < table) > 0) print l
-			skip = 1
-		}' "$readme" >"$readme.new" && mv "$readme.new" "$readme"
+	make -s -C "$top/lib" install DESTDIR="$dest" PREFIX=/usr || return
+	flags=$(PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_LIBDIR=$dest/usr/lib/pkgconfig \
+		pkg-config --cflags --libs libbpfcmpdel) || return
+	# shellcheck disable=SC2086 # pkg-config's flags are separate words
+	cc -o "$build/pc-consumer" "$top/tools/demo.c" $flags -lbpf
 }
 
 run_step() {	# run_step NAME LOG COMMAND...: a step is one test

@@ -7,7 +7,7 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
 pkg_version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$top/dkms.conf")
 
-# shellcheck source=kernels.sh
+# shellcheck source=scripts/kernels.sh
 . "$top/scripts/kernels.sh"
 
 # kselftest_harness.h from Debian's kernel source, never from the repo.

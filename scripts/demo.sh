@@ -3,6 +3,7 @@
 # make demo: installs what is missing, builds the module with DKMS for
 # Debian's kernel, boots that kernel under QEMU and runs tools/demo.c.
 set -euo pipefail
+# shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
 "$top/scripts/deps.sh"
