@@ -42,7 +42,7 @@ struct cmpdel_call_target {
 	const char *name;
 	void *addr;
 	bool endbr;
-	/* The IBT window runs with interrupts off: no way in for these. */
+	/* The IBT window runs with preemption off: no way in for these. */
 	bool may_sleep;
 };
 

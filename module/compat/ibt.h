@@ -8,15 +8,19 @@
  * internal targets only through pointers, so for each target it checks the
  * first instruction at load and, where no live ENDBR64 is there, makes the
  * call inside a window with ENDBR tracking off on this CPU -- what the
- * kernel's own ibt_save()/ibt_restore() do around EFI runtime calls.  The
- * window runs with interrupts off so that nothing else executes with
- * tracking disabled and the MSR is restored on the CPU that changed it.
+ * kernel's own ibt_save()/ibt_restore() do around EFI runtime calls.  Like
+ * that window it runs with preemption off, so the MSR is restored on the
+ * CPU that changed it; interrupts stay on, because some targets wait for
+ * work on other CPUs (a running timer callback) that could in turn wait
+ * for this one.  An interrupt taken inside the window runs without ENDBR
+ * tracking: weaker protection for a few instructions, never a fault.
+ * Nothing that may sleep is called through it.
  */
 #ifndef _BPFCMPDEL_COMPAT_IBT_H
 #define _BPFCMPDEL_COMPAT_IBT_H
 
 #include <linux/types.h>
-#include <linux/irqflags.h>
+#include <linux/preempt.h>
 #include <asm/cpufeature.h>
 #include <asm/msr.h>
 
@@ -47,7 +51,6 @@
 #endif
 
 struct cmpdel_ibt_window {
-	unsigned long flags;
 	u64 s_cet;
 	bool open;
 };
@@ -77,7 +80,7 @@ static inline void cmpdel_ibt_window_open(struct cmpdel_ibt_window *w,
 #if CMPDEL_IBT_POSSIBLE
 	if (target_has_endbr || !cmpdel_ibt_enforced())
 		return;
-	local_irq_save(w->flags);
+	preempt_disable();
 	rdmsrq(MSR_IA32_S_CET, w->s_cet);
 	wrmsrq(MSR_IA32_S_CET, w->s_cet & ~CET_ENDBR_EN);
 	w->open = true;
@@ -90,7 +93,7 @@ static inline void cmpdel_ibt_window_close(struct cmpdel_ibt_window *w)
 	if (!w->open)
 		return;
 	wrmsrq(MSR_IA32_S_CET, w->s_cet);
-	local_irq_restore(w->flags);
+	preempt_enable();
 #endif
 }
 
