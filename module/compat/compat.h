@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The one place that knows how kernel generations differ.  Everything here
- * is keyed on build-time probes of the target's headers (see Kbuild) where
- * a header can tell, and on the version only where the difference lives in
- * a .c file the headers do not ship; each such choice is then checked
- * against the running kernel at load time (btf.c, htab.c).
+ * Where kernel generations differ, together with bucket_lock.h, fields.h
+ * and ibt.h.  Choices are keyed on build-time probes of the target's
+ * headers (see Kbuild), never on version numbers, which distro backports
+ * make lie.  Where the difference lives in a .c file the headers do not
+ * ship (the hash function), the choice is one that is exact for every
+ * generation.  Either way the running kernel has the last word at load
+ * time (btf.c, selftest.c).
  */
 #ifndef _BPFCMPDEL_COMPAT_H
 #define _BPFCMPDEL_COMPAT_H
