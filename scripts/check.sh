@@ -44,6 +44,20 @@ lib_install_works() {
 	cc -o "$build/pc-consumer" "$top/tools/demo.c" $flags -lbpf
 }
 
+# Replaces the README's table between its markers with @table.
+update_readme_table() {
+	local table=$1 readme=$top/README.md
+
+	grep -q '<!-- support-table:begin -->' "$readme" || return 0
+	awk -v table="$table" '
+		/<!-- support-table:end -->/ { skip = 0 }
+		!skip { print }
+		/<!-- support-table:begin -->/ {
+			while ((getline l < table) > 0) print l
+			skip = 1
+		}' "$readme" >"$readme.new" && mv "$readme.new" "$readme"
+}
+
 run_step() {	# run_step NAME LOG COMMAND...: a step is one test
 	local name=$1 log=$2
 
