@@ -16,7 +16,7 @@ rows=(
 	"timer:hash|HASH + bpf_timer|preallocated"
 	"timer:hash_noprealloc|HASH + bpf_timer|BPF_F_NO_PREALLOC"
 	"timer:lru_hash|LRU_HASH + bpf_timer|common LRU"
-	"global|ioctl ABI, permissions, GC race, spin-lock overlap|-"
+	"global|ioctl ABI, permissions, GC race, spin-lock overlap, library|-"
 )
 
 # "pass (N)" when every test of that group passed, "FAIL (k of N)" otherwise.
