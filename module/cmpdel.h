@@ -7,6 +7,7 @@
  *             touches hash table internals
  *   btf.c     private struct layouts from the running kernel's BTF
  *   resolve.c internal symbols, and how each one may be called (IBT)
+ *   selftest.c proof, at load, that the module and the kernel agree
  */
 #ifndef _BPFCMPDEL_CMPDEL_H
 #define _BPFCMPDEL_CMPDEL_H

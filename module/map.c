@@ -102,7 +102,8 @@ void cmpdel_map_put(struct cmpdel_map_ref *ref)
 int cmpdel_map_check_request(const struct bpf_map *map, u64 flags,
 			     u32 offset, u32 size)
 {
-	if (!size || (u64)offset + size > map->value_size)
+	/* A zero @size never gets here: cmpdel_copy_req() refuses it. */
+	if ((u64)offset + size > map->value_size)
 		return -EINVAL;
 	/* Their expected bytes only have one layout: the lookup snapshot. */
 	if (cmpdel_map_is_percpu(map) && !(flags & BPFCMPDEL_F_SNAPSHOT))

@@ -222,8 +222,10 @@ static int resolve_call_targets(void)
 
 	for (i = 0; i < NR_CALLS; i++) {
 		t = &calls[i];
-		if (!t->addr)
-			t->addr = lookup(t->name);
+		/* kallsyms_lookup_name itself was found by its kprobe. */
+		if (t->addr)
+			continue;
+		t->addr = lookup(t->name);
 		if (!t->addr)
 			return -ENOENT;
 		t->endbr = cmpdel_has_endbr(t->addr);

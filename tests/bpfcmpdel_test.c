@@ -579,17 +579,13 @@ TEST(read_only_fd_is_eperm)
 
 TEST(syscall_read_only_map_is_eperm)
 {
+	LIBBPF_OPTS(bpf_map_create_opts, ro, .map_flags = BPF_F_RDONLY);
 	__u32 key = 1, value = 7;
 	int fd;
 
 	REQUIRE_DEVICE();
-	fd = create_u32_hash(BPF_F_RDONLY);
-	/* Such a map cannot be filled from userspace, so key 1 is absent... */
-	if (fd < 0)
-		fd = bpf_map_create(BPF_MAP_TYPE_HASH, "cmpdel_rdonly", 4, 4, 8,
-				    &(struct bpf_map_create_opts){
-					    .sz = sizeof(struct bpf_map_create_opts),
-					    .map_flags = BPF_F_RDONLY });
+	/* Read-only to syscalls, so it cannot be filled: key 1 is absent... */
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "cmpdel_rdonly", 4, 4, 8, &ro);
 	ASSERT_GE(fd, 0);
 	/* ...but the permission check comes before any lookup. */
 	EXPECT_EQ(-EPERM, bpf_map_compare_delete_elem(fd, &key, &value, 0, 4, NULL));
