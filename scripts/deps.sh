@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Install everything a fresh Debian bookworm machine lacks to build the module,
-# the library, and run the QEMU-based module tests. Idempotent: when every
-# package is already installed it touches nothing (no apt-get update either,
-# so it is cheap to call from CI on every run).
+# the library, and run the QEMU-based module tests -- build tools only: kernel
+# images and headers go into the project's cache (scripts/kernels.sh).
+# Idempotent: when every package is already installed it touches nothing (no
+# apt-get update either, so it is cheap to call from CI on every run).
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
 
 packages=(
-	linux-image-amd64 linux-headers-amd64
 	qemu-system-x86 busybox-static
 	libbpf-dev libelf-dev zlib1g-dev
 	clang llvm bpftool dkms debootstrap linux-source-6.1 sparse shellcheck

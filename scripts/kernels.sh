@@ -1,56 +1,46 @@
 # SPDX-License-Identifier: GPL-2.0
-# The kernel matrix: which Debian kernel lines the module is built and tested
-# against, and how each line's newest kernel image and headers are made
-# available on this (bookworm) host.
+# The kernel matrix: which Debian kernels the module is built and tested
+# against, and how each one's image and headers are made available without
+# touching the host's /boot, bootloader or installed kernel packages.
 #
-#   6.1, 6.12  bookworm / bookworm-security, installed on the host with apt.
-#   7          trixie-backports (+deb13 builds). Its headers need trixie's
-#              gcc-14, binutils and libc, so they live in a debootstrapped
-#              trixie chroot and the module is built there; the kernel image
-#              is extracted from its .deb into a cache directory.
+# A line is MAJOR[-FLAVOUR]: 6.1, 6.12 (bookworm, bookworm-security) and 7
+# (trixie-backports), each also as -cloud and -rt.  Every line is built in
+# a debootstrapped chroot of its suite under $KERNELS_CACHE, with that
+# suite's compiler and the line's linux-headers package installed there;
+# the kernel image is extracted from its .deb into the cache, never
+# installed.  The apt mirror is the one the host's own apt uses.
 #
 # Source this file; it only defines functions and variable defaults.
 #
-#   kernel_lines                      the default matrix: 6.1 6.12 7
+#   kernel_lines                      the default matrix
 #   kernel_provision LINE             install what is missing, echo the KVER
 #   kernel_image KVER                 echo the path of that kernel's vmlinuz
 #   kernel_dkms_build KVER SRC TREE   dkms add + build, echo the .ko's path
+#   kernel_chroot_run KVER DIR CMD... run CMD where KVER's headers are
 #
 # Messages go to stderr prefixed "kernels:"; stdout carries only the result.
 # Versions are resolved from the apt lists at hand; KERNELS_REFRESH=1 runs
-# apt-get update first (host and chroot) to pick up newer kernels.
+# apt-get update first to pick up newer kernels.
 # shellcheck shell=bash
 
 : "${KERNELS_CACHE:=/var/cache/bpfcmpdel}"
-: "${KERNELS_SUITE:=trixie}"
-: "${KERNELS_CHROOT:=$KERNELS_CACHE/$KERNELS_SUITE}"
-: "${KERNELS_MIRROR:=http://deb.debian.org/debian}"
 : "${KERNELS_REFRESH:=0}"
 
 kernel_lines() {
-	echo "6.1 6.12 7"
+	echo "6.1 6.1-cloud 6.1-rt 6.12 6.12-cloud 6.12-rt 7 7-cloud 7-rt"
 }
 
 _kernels_msg() {
 	echo "kernels: $*" >&2
 }
 
-# Host-side apt needs root; use sudo only when not already root.
-_kernels_sudo() {
-	if ((EUID == 0)); then
-		"$@"
-	else
-		sudo "$@"
-	fi
-}
-
 _kernels_need_root() {
 	((EUID == 0)) && return 0
-	_kernels_msg "$* needs root (mount, chroot)"
+	_kernels_msg "$* needs root (debootstrap, mount, chroot)"
 	return 1
 }
 
-# Provisioning steps run one at a time: apt and the chroot are shared state.
+# Provisioning steps run one at a time: the chroots are shared state.
 _kernels_locked() {
 	mkdir -p "$KERNELS_CACHE" || return 1
 	(
@@ -62,86 +52,49 @@ _kernels_locked() {
 	) 9>"$KERNELS_CACHE/.lock"
 }
 
-# --- host lines (6.1, 6.12) ---------------------------------------------
-
-# The meta-package that tracks a host line's newest image.
-_kernels_host_meta() {
-	case $1 in
-	6.1) echo linux-image-amd64 ;;
-	6.12) echo linux-image-6.12-amd64 ;;
+# LINE -> the suite whose chroot builds it, and its flavour's suffix.
+_kernels_line_suite() {
+	case ${1%%-*} in
+	6.1 | 6.12) echo bookworm ;;
+	7) echo trixie ;;
 	*) return 1 ;;
 	esac
 }
 
-# LINE -> the KVER the line's meta-package currently depends on.
-_kernels_host_resolve() {
-	local line=$1 meta kver
-
-	meta=$(_kernels_host_meta "$line") || return 1
-	kver=$(apt-cache depends --no-recommends --no-suggests --no-conflicts \
-		--no-breaks --no-replaces --no-enhances "$meta" 2>/dev/null |
-		sed -n 's/^ *Depends: linux-image-\([0-9][^ ]*\)$/\1/p;T;q') || true
-	kver=${kver%-unsigned}
-	[[ $kver == "$line".* ]] || return 1
-	echo "$kver"
+_kernels_line_flavour() {
+	case $1 in
+	*-cloud) echo cloud-amd64 ;;
+	*-rt) echo rt-amd64 ;;
+	*-*) return 1 ;;
+	*) echo amd64 ;;
+	esac
 }
 
-_kernels_host_ready() {
-	local kver=$1 pkg status
-
-	[[ -r /boot/vmlinuz-$kver && -e /lib/modules/$kver/build/Makefile ]] ||
-		return 1
-	for pkg in "linux-image-$kver" "linux-headers-$kver"; do
-		status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) || return 1
-		[[ $status == "install ok installed" ]] || return 1
-	done
+_kernels_chroot_dir() {
+	echo "$KERNELS_CACHE/$1"
 }
 
-# apt-get update on the host; a dead third-party source must not stop us as
-# long as the Debian lists come through, so only warn.
-_kernels_host_update() {
-	_kernels_msg "apt-get update (host)"
-	_kernels_sudo apt-get -q update >&2 ||
-		_kernels_msg "warning: apt-get update failed; using the lists at hand"
+# The host apt's URI for the archive holding SUITE ("debian" or
+# "debian-security" style), so no mirror is named here.
+_kernels_uri() {
+	local want=$1
+
+	apt-cache policy 2>/dev/null |
+		awk -v want="$want" '$3 ~ "/main$" && $2 ~ "/" want "$" { print $2; exit }'
 }
 
-_kernels_host_provision() {
-	local line=$1 kver="" updated=0
-
-	if [[ $KERNELS_REFRESH == 1 ]]; then
-		_kernels_host_update
-		updated=1
-	fi
-	kver=$(_kernels_host_resolve "$line") || kver=""
-	if [[ -n $kver ]] && _kernels_host_ready "$kver"; then
-		echo "$kver"
-		return 0
-	fi
-	# Something must be installed: refresh first so it is the newest.
-	if ((!updated)); then
-		_kernels_host_update
-		kver=$(_kernels_host_resolve "$line") || kver=""
-	fi
-	if [[ -z $kver ]]; then
-		_kernels_msg "no $line kernel in apt (meta-package $(_kernels_host_meta "$line"))"
-		return 1
-	fi
-	if ! _kernels_host_ready "$kver"; then
-		_kernels_msg "installing linux-image-$kver linux-headers-$kver on the host"
-		DEBIAN_FRONTEND=noninteractive _kernels_sudo apt-get install -q -y \
-			--no-install-recommends "linux-image-$kver" "linux-headers-$kver" >&2 || {
-			_kernels_msg "apt-get install of $kver failed"
-			return 1
-		}
-		_kernels_host_ready "$kver" || {
-			_kernels_msg "$kver installed but /boot/vmlinuz-$kver or its headers are missing"
-			return 1
-		}
-	fi
-	echo "$kver"
+_kernels_mirror() {
+	_kernels_uri debian
 }
 
-# --- the chroot (7) -----------------------------------------------------
+_kernels_security_mirror() {
+	_kernels_uri debian-security
+}
+
+# --- the suite chroots ---------------------------------------------------
+# The functions below act on the chroot $KERNELS_CHROOT of suite
+# $KERNELS_SUITE, which kernel_provision and friends set (as locals, so
+# bash's dynamic scope hands them down) from the line asked for.
 
 # Runs a command in the chroot with nothing mounted: enough for dpkg-query
 # and apt-cache, and nothing to clean up.
@@ -228,7 +181,8 @@ _kernels_unmount_under() {
 # Debootstraps into a .tmp directory and renames it only on success, so a
 # half-made chroot is never used.
 _kernels_chroot_ensure() {
-	local root=$KERNELS_CHROOT tmp=$KERNELS_CHROOT.tmp log=$KERNELS_CACHE/debootstrap.log
+	local root=$KERNELS_CHROOT tmp=$KERNELS_CHROOT.tmp mirror
+	local log=$KERNELS_CACHE/debootstrap-$KERNELS_SUITE.log
 
 	[[ -x $root/usr/bin/apt-get && -e $root/etc/debian_version ]] && return 0
 	if [[ -e $root ]]; then
@@ -245,8 +199,13 @@ _kernels_chroot_ensure() {
 		return 1
 	fi
 	rm -rf --one-file-system "$tmp" || return 1
+	mirror=$(_kernels_mirror)
+	if [[ -z $mirror ]]; then
+		_kernels_msg "the host's apt has no Debian archive to debootstrap from"
+		return 1
+	fi
 	_kernels_msg "debootstrapping $KERNELS_SUITE into $root (log: $log)"
-	if ! debootstrap --variant=minbase "$KERNELS_SUITE" "$tmp" "$KERNELS_MIRROR" >"$log" 2>&1; then
+	if ! debootstrap --variant=minbase "$KERNELS_SUITE" "$tmp" "$mirror" >"$log" 2>&1; then
 		_kernels_unmount_under "$tmp"
 		tail -n 20 "$log" | sed 's/^/kernels: debootstrap: /' >&2
 		_kernels_msg "debootstrap failed; $tmp left for inspection"
@@ -260,13 +219,18 @@ _kernels_chroot_update() {
 	_kernels_chroot apt-get -q update >&2
 }
 
-# LINE -> newest KVER with a plain -amd64 linux-headers package in the lists.
+# LINE -> newest KVER of its flavour with a linux-headers package in the
+# lists (a plain -amd64 name is neither -cloud-amd64 nor -rt-amd64).
 _kernels_chroot_newest() {
-	local pat="^linux-headers-${1//./\\.}\\.[0-9]"
+	local line=$1 major=${1%%-*} flavour
+	local pat="^linux-headers-${major//./\\.}\\.[0-9]"
 
+	flavour=$(_kernels_line_flavour "$line") || return 0
 	_kernels_chroot_q apt-cache search --names-only "$pat" 2>/dev/null |
-		awk '{ print $1 }' | grep -E -- '-amd64$' |
-		grep -Ev -- '-(cloud|rt)-amd64$' | sed 's/^linux-headers-//' |
+		awk '{ print $1 }' | sed 's/^linux-headers-//' |
+		awk -v f="$flavour" '
+			f == "amd64" && /-(cloud|rt)-amd64$/ { next }
+			substr($0, length($0) - length(f)) == "-" f' |
 		sort -V | tail -n 1 || true
 }
 
@@ -333,19 +297,44 @@ _kernels_chroot_fetch_image() {
 	return 1
 }
 
+# The suite's apt sources beyond the main archive: updates and security for
+# bookworm (6.12 and the newest 6.1 come from there), backports for trixie.
+# Written only inside the chroot, never on the host.
+_kernels_chroot_sources() {
+	local mirror security
+
+	mirror=$(_kernels_mirror)
+	security=$(_kernels_security_mirror)
+	[[ -n $mirror ]] || return 1
+	printf '%s\n' "Types: deb" "URIs: $mirror" \
+		"Suites: $KERNELS_SUITE-updates $KERNELS_SUITE-backports" "Components: main" \
+		"Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
+	if [[ -n $security ]]; then
+		printf '%s\n' "" "Types: deb" "URIs: $security" \
+			"Suites: $KERNELS_SUITE-security" "Components: main" \
+			"Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
+	fi
+}
+
+# Packages a build for KVER needs: the suite's default compiler (the one
+# the headers were made with) and the headers themselves.
+_kernels_chroot_pkgs() {
+	echo gcc make dkms kmod sparse "linux-headers-$1"
+}
+
 _kernels_chroot_provision() {
-	local line=$1 kver updated=0 backports pkgs
-	local src=$KERNELS_CHROOT/etc/apt/sources.list.d/bpfcmpdel-backports.sources
+	local line=$1 kver updated=0 pkgs want
+	local src=$KERNELS_CHROOT/etc/apt/sources.list.d/bpfcmpdel.sources
 
 	_kernels_need_root "provisioning $line" || return 1
 	_kernels_chroot_ensure || return 1
 
-	# Backports only inside the chroot, never on the host.
-	backports=$KERNELS_SUITE-backports
-	if [[ ! -f $src ]]; then
-		printf '%s\n' "Types: deb" "URIs: $KERNELS_MIRROR" "Suites: $backports" \
-			"Components: main" \
-			"Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" >"$src"
+	want=$(_kernels_chroot_sources) || {
+		_kernels_msg "the host's apt has no Debian archive to take sources from"
+		return 1
+	}
+	if [[ ! -f $src || $(cat "$src") != "$want" ]]; then
+		echo "$want" >"$src" || return 1
 		_kernels_chroot_update || return 1
 		updated=1
 	elif [[ $KERNELS_REFRESH == 1 ]]; then
@@ -354,19 +343,21 @@ _kernels_chroot_provision() {
 	fi
 
 	kver=$(_kernels_chroot_newest "$line")
-	pkgs=(gcc-14 make dkms kmod "linux-headers-$kver")
+	# shellcheck disable=SC2207 # package names are single words
+	pkgs=($(_kernels_chroot_pkgs "$kver"))
 	if [[ -z $kver ]] || ! _kernels_chroot_installed "${pkgs[@]}"; then
 		if ((!updated)); then
 			_kernels_chroot_update || return 1
 			kver=$(_kernels_chroot_newest "$line")
 		fi
 		if [[ -z $kver ]]; then
-			_kernels_msg "no linux-headers-$line.*-amd64 in $backports"
+			_kernels_msg "no linux-headers package for $line in $KERNELS_SUITE's lists"
 			return 1
 		fi
-		pkgs=(gcc-14 make dkms kmod "linux-headers-$kver")
+		# shellcheck disable=SC2207
+		pkgs=($(_kernels_chroot_pkgs "$kver"))
 		if ! _kernels_chroot_installed "${pkgs[@]}"; then
-			_kernels_msg "installing ${pkgs[*]} in the chroot"
+			_kernels_msg "installing ${pkgs[*]} in the $KERNELS_SUITE chroot"
 			_kernels_chroot apt-get -q -y -o Dpkg::Use-Pty=0 --no-install-recommends \
 				install "${pkgs[@]}" >&2 || {
 				_kernels_msg "apt-get install in the chroot failed"
@@ -383,54 +374,74 @@ _kernels_chroot_provision() {
 # --- public -------------------------------------------------------------
 
 kernel_provision() {
-	local line=${1:?kernel_provision LINE}
+	local line=${1:?kernel_provision LINE} KERNELS_SUITE KERNELS_CHROOT
 
-	case $line in
-	6.1 | 6.12) _kernels_locked _kernels_host_provision "$line" ;;
-	7) _kernels_locked _kernels_chroot_provision "$line" ;;
-	*)
+	if ! KERNELS_SUITE=$(_kernels_line_suite "$line") ||
+		! _kernels_line_flavour "$line" >/dev/null; then
 		_kernels_msg "unknown kernel line '$line' (known: $(kernel_lines))"
 		return 1
-		;;
-	esac
+	fi
+	KERNELS_CHROOT=$(_kernels_chroot_dir "$KERNELS_SUITE")
+	_kernels_locked _kernels_chroot_provision "$line"
 }
 
 kernel_image() {
 	local kver=${1:?kernel_image KVER} f
 
-	for f in "/boot/vmlinuz-$kver" \
-		"$(_kernels_image_dir "$kver")/boot/vmlinuz-$kver" \
-		"$KERNELS_CHROOT/boot/vmlinuz-$kver"; do
-		if [[ -r $f ]]; then
-			echo "$f"
-			return 0
-		fi
-	done
+	f=$(_kernels_image_dir "$kver")/boot/vmlinuz-$kver
+	if [[ -r $f ]]; then
+		echo "$f"
+		return 0
+	fi
 	_kernels_msg "no vmlinuz for $kver (kernel_provision first)"
 	return 1
 }
 
-# Where KVER's headers are: "host", "chroot", or nothing (return 1).
-_kernels_build_env() {
-	if [[ -e /lib/modules/$1/build/Makefile ]]; then
-		echo host
-	elif [[ -e $KERNELS_CHROOT/lib/modules/$1/build/Makefile ]]; then
-		echo chroot
-	else
+# The chroot holding KVER's headers, or nothing (return 1).
+_kernels_build_root() {
+	local suite root
+
+	for suite in bookworm trixie; do
+		root=$(_kernels_chroot_dir "$suite")
+		# build is an absolute link, meaningful inside the chroot only.
+		if [[ -e $root/usr/src/linux-headers-$1/Makefile ]]; then
+			echo "$suite"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# Runs CMD inside the chroot with KVER's headers, with DIR bound at its
+# own path there, in the current directory (which must be under DIR).
+kernel_chroot_run() {
+	local kver=${1:?kernel_chroot_run KVER DIR CMD...} top=${2:?kernel_chroot_run KVER DIR CMD...}
+	local KERNELS_SUITE KERNELS_CHROOT dir
+
+	shift 2
+	KERNELS_SUITE=$(_kernels_build_root "$kver") || {
+		_kernels_msg "no headers for $kver in $KERNELS_CACHE (kernel_provision first)"
 		return 1
-	fi
+	}
+	KERNELS_CHROOT=$(_kernels_chroot_dir "$KERNELS_SUITE")
+	_kernels_need_root "building for $kver" || return 1
+	dir=$(pwd -P)
+	top=$(cd "$top" && pwd -P) || return 1
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	_kernels_chroot --bind "$top" -- sh -c 'cd "$1" && shift && exec "$@"' sh "$dir" "$@"
 }
 
 kernel_dkms_build() {
 	local kver=${1:?kernel_dkms_build KVER SOURCETREE DKMSTREE}
 	local src=${2:?kernel_dkms_build KVER SOURCETREE DKMSTREE}
 	local tree=${3:?kernel_dkms_build KVER SOURCETREE DKMSTREE}
-	local env conf name ver link run=() rc=0 ko
+	local conf name ver link run=() rc=0 ko KERNELS_SUITE KERNELS_CHROOT
 
-	env=$(_kernels_build_env "$kver") || {
-		_kernels_msg "no headers for $kver on the host or in $KERNELS_CHROOT (kernel_provision first)"
+	KERNELS_SUITE=$(_kernels_build_root "$kver") || {
+		_kernels_msg "no headers for $kver in $KERNELS_CACHE (kernel_provision first)"
 		return 1
 	}
+	KERNELS_CHROOT=$(_kernels_chroot_dir "$KERNELS_SUITE")
 	src=$(cd "$src" && pwd -P) || return 1
 	mkdir -p "$tree" && tree=$(cd "$tree" && pwd -P) || return 1
 	conf=$(find "$src" -mindepth 2 -maxdepth 2 -name dkms.conf)
@@ -445,19 +456,17 @@ kernel_dkms_build() {
 		return 1
 	fi
 
-	if [[ $env == chroot ]]; then
-		_kernels_need_root "building for $kver" || return 1
-		# Both trees appear at their own paths inside the chroot, so the
-		# links dkms writes into the tree resolve the same inside and out.
-		if [[ $tree == "$src" || $tree == "$src"/* ]]; then
-			run=(_kernels_chroot --bind "$src" --)
-		elif [[ $src == "$tree"/* ]]; then
-			run=(_kernels_chroot --bind "$tree" --)
-		else
-			run=(_kernels_chroot --bind "$src" --bind "$tree" --)
-		fi
-		_kernels_msg "building $name-$ver for $kver in $KERNELS_CHROOT"
+	_kernels_need_root "building for $kver" || return 1
+	# Both trees appear at their own paths inside the chroot, so the
+	# links dkms writes into the tree resolve the same inside and out.
+	if [[ $tree == "$src" || $tree == "$src"/* ]]; then
+		run=(_kernels_chroot --bind "$src" --)
+	elif [[ $src == "$tree"/* ]]; then
+		run=(_kernels_chroot --bind "$tree" --)
+	else
+		run=(_kernels_chroot --bind "$src" --bind "$tree" --)
 	fi
+	_kernels_msg "building $name-$ver for $kver in $KERNELS_CHROOT"
 
 	# Added once per tree; a tree that points at another source starts over.
 	link=$tree/$name/$ver/source
@@ -482,7 +491,7 @@ kernel_dkms_build() {
 		if ((rc == 77)); then
 			_kernels_msg "dkms: $name-$ver does not apply to $kver (BUILD_EXCLUSIVE_* in dkms.conf)"
 		else
-			_kernels_msg "dkms build of $name-$ver for $kver failed ($env)"
+			_kernels_msg "dkms build of $name-$ver for $kver failed"
 		fi
 		return 1
 	fi
