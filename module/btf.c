@@ -2,7 +2,8 @@
 /*
  * Private struct layouts of kernel/bpf/hashtab.c, read from the running
  * kernel's own BTF (the blob behind /sys/kernel/btf/vmlinux) with a small
- * reader of the UAPI format, so no kernel function is called for it.
+ * reader of the UAPI format (btf_reader.c), so no kernel function is called
+ * for it.
  * Every member the module uses must exist with the size and type the
  * module's code assumes; otherwise loading stops and says which.
  */
@@ -15,218 +16,10 @@
 
 #include "compat/compat.h"
 #include "compat/bucket_lock.h"
+#include "btf_reader.h"
 #include "cmpdel.h"
 
 struct cmpdel_htab_layout cmpdel_layout;
-
-struct btf_reader {
-	const char *strs;
-	u32 str_len;
-	const struct btf_type **types;	/* by type id; [0] is void */
-	u32 nr_types;
-};
-
-static const char *btf_str(const struct btf_reader *r, u32 off)
-{
-	return off < r->str_len ? r->strs + off : "";
-}
-
-static const struct btf_type *btf_type(const struct btf_reader *r, u32 id)
-{
-	return id && id < r->nr_types ? r->types[id] : NULL;
-}
-
-/* Size of the kind-specific data following struct btf_type, or -1. */
-static int btf_type_extra(const struct btf_type *t)
-{
-	u16 vlen = BTF_INFO_VLEN(t->info);
-
-	switch (BTF_INFO_KIND(t->info)) {
-	case BTF_KIND_INT:
-	case BTF_KIND_VAR:
-	case BTF_KIND_DECL_TAG:
-		return sizeof(u32);
-	case BTF_KIND_PTR:
-	case BTF_KIND_FWD:
-	case BTF_KIND_TYPEDEF:
-	case BTF_KIND_VOLATILE:
-	case BTF_KIND_CONST:
-	case BTF_KIND_RESTRICT:
-	case BTF_KIND_FUNC:
-	case BTF_KIND_FLOAT:
-	case BTF_KIND_TYPE_TAG:
-		return 0;
-	case BTF_KIND_ARRAY:
-		return sizeof(struct btf_array);
-	case BTF_KIND_STRUCT:
-	case BTF_KIND_UNION:
-		return vlen * sizeof(struct btf_member);
-	case BTF_KIND_ENUM:
-		return vlen * sizeof(struct btf_enum);
-	case BTF_KIND_ENUM64:
-		return vlen * sizeof(struct btf_enum64);
-	case BTF_KIND_FUNC_PROTO:
-		return vlen * sizeof(struct btf_param);
-	case BTF_KIND_DATASEC:
-		return vlen * sizeof(struct btf_var_secinfo);
-	default:
-		return -1;
-	}
-}
-
-static int btf_index_types(struct btf_reader *r, const u8 *types, u32 len)
-{
-	u32 off, id, nr = 1;
-	int extra;
-
-	/* First pass counts, second records; vmlinux has ~100k types. */
-	for (off = 0; off + sizeof(struct btf_type) <= len; nr++) {
-		extra = btf_type_extra((const struct btf_type *)(types + off));
-		if (extra < 0) {
-			pr_err("BTF: type %u has a kind this module does not know\n", nr);
-			return -EINVAL;
-		}
-		off += sizeof(struct btf_type) + extra;
-	}
-	if (off != len) {
-		pr_err("BTF: type section is truncated\n");
-		return -EINVAL;
-	}
-	r->types = kvcalloc(nr, sizeof(*r->types), GFP_KERNEL);
-	if (!r->types)
-		return -ENOMEM;
-	r->nr_types = nr;
-	for (off = 0, id = 1; id < nr; id++) {
-		r->types[id] = (const struct btf_type *)(types + off);
-		off += sizeof(struct btf_type) + btf_type_extra(r->types[id]);
-	}
-	return 0;
-}
-
-static int btf_reader_init(struct btf_reader *r, const void *blob, size_t size)
-{
-	const struct btf_header *hdr = blob;
-
-	if (size < sizeof(*hdr) || hdr->magic != BTF_MAGIC ||
-	    hdr->version != BTF_VERSION || hdr->hdr_len > size ||
-	    (u64)hdr->hdr_len + hdr->type_off + hdr->type_len > size ||
-	    (u64)hdr->hdr_len + hdr->str_off + hdr->str_len > size) {
-		pr_err("BTF: vmlinux BTF has an unexpected header\n");
-		return -EINVAL;
-	}
-	r->strs = (const char *)blob + hdr->hdr_len + hdr->str_off;
-	r->str_len = hdr->str_len;
-	return btf_index_types(r, (const u8 *)blob + hdr->hdr_len + hdr->type_off,
-			       hdr->type_len);
-}
-
-static bool btf_is_modifier(const struct btf_type *t)
-{
-	switch (BTF_INFO_KIND(t->info)) {
-	case BTF_KIND_TYPEDEF:
-	case BTF_KIND_VOLATILE:
-	case BTF_KIND_CONST:
-	case BTF_KIND_RESTRICT:
-	case BTF_KIND_TYPE_TAG:
-		return true;
-	default:
-		return false;
-	}
-}
-
-static const struct btf_type *btf_skip_modifiers(const struct btf_reader *r,
-						 u32 id)
-{
-	const struct btf_type *t = btf_type(r, id);
-
-	while (t && btf_is_modifier(t))
-		t = btf_type(r, t->type);
-	return t;
-}
-
-/* Byte size of a type, or 0 if it has none the module could rely on. */
-static u32 btf_type_size(const struct btf_reader *r, u32 id)
-{
-	const struct btf_type *t = btf_skip_modifiers(r, id);
-	const struct btf_array *a;
-
-	if (!t)
-		return 0;
-	switch (BTF_INFO_KIND(t->info)) {
-	case BTF_KIND_INT:
-	case BTF_KIND_ENUM:
-	case BTF_KIND_ENUM64:
-	case BTF_KIND_STRUCT:
-	case BTF_KIND_UNION:
-		return t->size;
-	case BTF_KIND_PTR:
-		return sizeof(void *);
-	case BTF_KIND_ARRAY:
-		a = (const struct btf_array *)(t + 1);
-		return a->nelems * btf_type_size(r, a->type);
-	default:
-		return 0;
-	}
-}
-
-static const struct btf_type *btf_find_struct(const struct btf_reader *r,
-					      const char *name)
-{
-	const struct btf_type *t, *found = NULL;
-	u32 id;
-
-	for (id = 1; id < r->nr_types; id++) {
-		t = r->types[id];
-		if (BTF_INFO_KIND(t->info) != BTF_KIND_STRUCT ||
-		    strcmp(btf_str(r, t->name_off), name))
-			continue;
-		if (found) {
-			pr_err("BTF: more than one struct %s\n", name);
-			return NULL;
-		}
-		found = t;
-	}
-	if (!found)
-		pr_err("BTF: no struct %s\n", name);
-	return found;
-}
-
-struct btf_member_pos {
-	u32 offset;	/* bytes from the start of the outermost struct */
-	u32 type_id;
-};
-
-/* Finds @name in @t, descending into anonymous structs and unions. */
-static bool btf_find_member(const struct btf_reader *r, const struct btf_type *t,
-			    const char *name, u32 base, struct btf_member_pos *f)
-{
-	const struct btf_member *m = (const struct btf_member *)(t + 1);
-	bool kflag = BTF_INFO_KFLAG(t->info);
-	u16 i, vlen = BTF_INFO_VLEN(t->info);
-	u32 bit_off;
-
-	for (i = 0; i < vlen; i++, m++) {
-		bit_off = kflag ? BTF_MEMBER_BIT_OFFSET(m->offset) : m->offset;
-		if (kflag && BTF_MEMBER_BITFIELD_SIZE(m->offset))
-			continue;
-		if (bit_off % 8)
-			continue;
-		if (!m->name_off) {
-			const struct btf_type *inner = btf_skip_modifiers(r, m->type);
-
-			if (inner && btf_is_composite(inner) &&
-			    btf_find_member(r, inner, name, base + bit_off / 8, f))
-				return true;
-			continue;
-		}
-		if (!strcmp(btf_str(r, m->name_off), name)) {
-			f->offset = base + bit_off / 8;
-			f->type_id = m->type;
-			return true;
-		}
-	}
-	return false;
-}
 
 /*
  * @want_size: the size the module's code assumes (0: any);
@@ -241,7 +34,7 @@ static int btf_member(const struct btf_reader *r, const struct btf_type *t,
 	struct btf_member_pos f;
 	u32 size;
 
-	if (!btf_find_member(r, t, member, 0, &f)) {
+	if (!btf_find_member(r, t, member, &f)) {
 		pr_err("BTF: struct %s has no member %s\n", sname, member);
 		return -ENOENT;
 	}
@@ -267,13 +60,13 @@ static const struct btf_type *btf_pointee(const struct btf_reader *r,
 	struct btf_member_pos f;
 	const struct btf_type *p;
 
-	if (!btf_find_member(r, t, member, 0, &f))
+	if (!btf_find_member(r, t, member, &f))
 		return NULL;
 	p = btf_skip_modifiers(r, f.type_id);
 	if (!p || BTF_INFO_KIND(p->info) != BTF_KIND_PTR)
 		return NULL;
 	p = btf_skip_modifiers(r, p->type);
-	return p && btf_is_composite(p) ? p : NULL;
+	return p && btf_type_is_composite(p) ? p : NULL;
 }
 
 #ifdef CMPDEL_BUCKET_MAP_LOCKED
@@ -283,7 +76,7 @@ static int btf_map_locked_slots(const struct btf_reader *r,
 	const struct btf_type *t;
 	struct btf_member_pos f;
 
-	if (!btf_find_member(r, htab, "map_locked", 0, &f))
+	if (!btf_find_member(r, htab, "map_locked", &f))
 		return -ENOENT;
 	t = btf_skip_modifiers(r, f.type_id);
 	if (!t || BTF_INFO_KIND(t->info) != BTF_KIND_ARRAY ||
@@ -399,6 +192,6 @@ int cmpdel_btf_read_layout(void)
 	      btf_read_bucket(&r, htab, &cmpdel_layout) ?:
 	      btf_read_elem(&r, &cmpdel_layout);
 out:
-	kvfree(r.types);
+	btf_reader_free(&r);
 	return ret;
 }
