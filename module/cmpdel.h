@@ -69,18 +69,29 @@ struct cmpdel_kernel_data {
 
 extern struct cmpdel_kernel_data cmpdel_kdata;
 
+/* resolve.c: every call into kernel text is a direct one (static calls). */
 int cmpdel_resolve_symbols(void);
 void cmpdel_report_call_paths(void);
-const char *cmpdel_ibt_state(void);
 void cmpdel_pcpu_freelist_push(void *freelist, void *node);
 void cmpdel_bpf_mem_cache_free(void *ma, void *ptr);
 void cmpdel_bpf_lru_push_free(void *lru, void *node);
 void cmpdel_free_fields(struct bpf_map *map, void *value);
 int cmpdel_kern_sys_bpf(int cmd, union bpf_attr *attr, unsigned int size);
+int cmpdel_security_bpf(int cmd, union bpf_attr *attr, unsigned int size);
 void cmpdel_disable_instrumentation(void);
 void cmpdel_enable_instrumentation(void);
 
 int cmpdel_btf_read_layout(void);
+
+/* One compare, checked and copied in; @expected is in kernel memory. */
+struct cmpdel_op {
+	u64 flags;		/* BPFCMPDEL_F_* */
+	u32 offset;
+	u32 size;
+	u32 cpu;		/* BPFCMPDEL_F_CPU */
+	u64 tombstone;		/* BPFCMPDEL_F_TOMBSTONE */
+	const void *expected;	/* size bytes, or size per possible CPU */
+};
 
 struct cmpdel_map_ref {
 	struct fd f;
@@ -89,13 +100,12 @@ struct cmpdel_map_ref {
 
 int cmpdel_map_get_writable(int ufd, struct cmpdel_map_ref *ref);
 void cmpdel_map_put(struct cmpdel_map_ref *ref);
-int cmpdel_map_check_request(const struct bpf_map *map, u64 flags,
-			     u32 offset, u32 size);
+int cmpdel_map_check_op(const struct bpf_map *map, const struct cmpdel_op *op);
 bool cmpdel_map_is_percpu(const struct bpf_map *map);
 bool cmpdel_map_is_lru(const struct bpf_map *map);
 
 int cmpdel_htab_compare_delete(struct bpf_map *map, const void *key,
-			       const void *expected, u32 offset, u32 size);
+			       const struct cmpdel_op *op);
 int cmpdel_htab_selftest(void);
 
 #endif /* _BPFCMPDEL_CMPDEL_H */

@@ -10,6 +10,10 @@
 #include <linux/rculist_nulls.h>
 #include <linux/percpu_counter.h>
 #include <linux/string.h>
+#include <asm/cmpxchg.h>
+#include <asm/spinlock.h>
+
+#include <bpfcmpdel/ioctl.h>
 
 #include "compat/compat.h"
 #include "compat/bucket_lock.h"
@@ -64,26 +68,73 @@ static void __percpu *elem_pptr(void *l, u32 key_size)
 }
 
 /*
- * Per-CPU maps: @expected holds @size bytes per possible CPU, in
- * for_each_possible_cpu() order, as the lookup snapshot lays them out.
+ * Per-CPU maps: @op->expected holds @op->size bytes per possible CPU, in
+ * for_each_possible_cpu() order, as the lookup snapshot lays them out;
+ * with BPFCMPDEL_F_CPU, those of CPU @op->cpu alone.
  */
 static bool elem_region_equal(struct bpf_map *map, void *l,
-			      const void *expected, u32 offset, u32 size)
+			      const struct cmpdel_op *op)
 {
+	const void *expected = op->expected;
 	void __percpu *pptr;
 	int cpu;
 
 	if (!cmpdel_map_is_percpu(map))
-		return !memcmp(field(elem_value(l, map->key_size), offset),
-			       expected, size);
+		return !memcmp(field(elem_value(l, map->key_size), op->offset),
+			       expected, op->size);
 
 	pptr = elem_pptr(l, map->key_size);
+	if (op->flags & BPFCMPDEL_F_CPU)
+		return !memcmp(field(per_cpu_ptr(pptr, op->cpu), op->offset),
+			       expected, op->size);
 	for_each_possible_cpu(cpu) {
-		if (memcmp(field(per_cpu_ptr(pptr, cpu), offset), expected, size))
+		if (memcmp(field(per_cpu_ptr(pptr, cpu), op->offset), expected,
+			   op->size))
 			return false;
-		expected += size;
+		expected += op->size;
 	}
 	return true;
+}
+
+/*
+ * The value's bpf_spin_lock, taken as helpers.c's __bpf_spin_lock() takes
+ * it: an arch spinlock word, with interrupts already off (bucket lock).
+ */
+static bool elem_region_equal_locked(struct bpf_map *map, void *l,
+				     const struct cmpdel_op *op)
+{
+	arch_spinlock_t *lock;
+	bool equal;
+
+	lock = field(elem_value(l, map->key_size), cmpdel_spin_lock_off(map));
+	arch_spin_lock(lock);
+	equal = elem_region_equal(map, l, op);
+	arch_spin_unlock(lock);
+	return equal;
+}
+
+/* One atomic swap of the aligned word: expected -> tombstone. */
+static bool elem_region_swap(struct bpf_map *map, void *l,
+			     const struct cmpdel_op *op)
+{
+	void *word = field(elem_value(l, map->key_size), op->offset);
+
+	if (op->size == sizeof(u64))
+		return cmpxchg((u64 *)word, *(const u64 *)op->expected,
+			       op->tombstone) == *(const u64 *)op->expected;
+	return cmpxchg((u32 *)word, *(const u32 *)op->expected,
+		       (u32)op->tombstone) == *(const u32 *)op->expected;
+}
+
+/* Whether @l may go, by the mode's rule; under the bucket lock. */
+static bool elem_may_delete(struct bpf_map *map, void *l,
+			    const struct cmpdel_op *op)
+{
+	if (op->flags & BPFCMPDEL_F_TOMBSTONE)
+		return elem_region_swap(map, l, op);
+	if (op->flags & BPFCMPDEL_F_LOCK)
+		return elem_region_equal_locked(map, l, op);
+	return elem_region_equal(map, l, op);
 }
 
 /* check_and_free_fields(): timers cancelled, kptrs released, ... */
@@ -149,7 +200,7 @@ static void htab_free_elem(struct bpf_map *map, void *l)
 }
 
 static int htab_compare_delete(struct bpf_map *map, const void *key,
-			       const void *expected, u32 offset, u32 size)
+			       const struct cmpdel_op *op)
 {
 	void *htab = map;	/* struct bpf_map is bpf_htab's first member */
 	u32 key_size = map->key_size;
@@ -171,7 +222,7 @@ static int htab_compare_delete(struct bpf_map *map, const void *key,
 	l = lookup_elem_raw(field(b, L.bucket_head), hash, key, key_size);
 	if (!l)
 		ret = -ENOENT;
-	else if (!elem_region_equal(map, l, expected, offset, size))
+	else if (!elem_may_delete(map, l, op))
 		ret = -EBUSY;
 	else
 		hlist_nulls_del_rcu(field(l, L.elem_hash_node));
@@ -190,13 +241,18 @@ static int htab_compare_delete(struct bpf_map *map, const void *key,
  * others stay valid until we leave the RCU read side.
  */
 int cmpdel_htab_compare_delete(struct bpf_map *map, const void *key,
-			       const void *expected, u32 offset, u32 size)
+			       const struct cmpdel_op *op)
 {
 	int ret;
 
+	/* A swap that changes nothing would leave a live-looking tombstone. */
+	if (op->flags & BPFCMPDEL_F_TOMBSTONE &&
+	    !memcmp(op->expected, &op->tombstone, op->size))
+		return -EINVAL;
+
 	cmpdel_disable_instrumentation();
 	rcu_read_lock();
-	ret = htab_compare_delete(map, key, expected, offset, size);
+	ret = htab_compare_delete(map, key, op);
 	rcu_read_unlock();
 	cmpdel_enable_instrumentation();
 	return ret;

@@ -9,9 +9,10 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 
-#include <linux/bpfcmpdel.h>
+#include <bpfcmpdel/ioctl.h>
 
 #include "compat/compat.h"
 #include "compat/bucket_lock.h"
@@ -27,17 +28,24 @@ static int cmpdel_copy_req(struct bpfcmpdel_req *req,
 		return -EFAULT;
 	if (usize < BPFCMPDEL_REQ_SIZE_VER0)
 		return -EINVAL;
+	/* As bpf() caps its attr: the tail scan must stay short. */
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
 	ret = copy_struct_from_user(req, sizeof(*req), ureq, usize);
 	if (ret)
 		return ret;
-	if (req->flags & ~BPFCMPDEL_F_ALL || !req->compare_size)
+	if (req->flags & ~BPFCMPDEL_F_ALL || !req->compare_size || req->reserved)
+		return -EINVAL;
+	if (!(req->flags & BPFCMPDEL_F_CPU) && req->cpu)
+		return -EINVAL;
+	if (!(req->flags & BPFCMPDEL_F_TOMBSTONE) && req->tombstone)
 		return -EINVAL;
 	return 0;
 }
 
 /*
- * The expected bytes, packed: @size bytes, or for per-CPU maps @size bytes
- * per possible CPU, cut out of the caller's snapshot slots.
+ * The expected bytes, packed: @size bytes, or for a compare of every CPU
+ * @size bytes per possible CPU, cut out of the caller's snapshot slots.
  */
 static void *cmpdel_copy_expected(const struct bpf_map *map,
 				  const struct bpfcmpdel_req *req)
@@ -49,7 +57,7 @@ static void *cmpdel_copy_expected(const struct bpf_map *map,
 
 	if (req->flags & BPFCMPDEL_F_SNAPSHOT)
 		uexp += req->compare_offset;
-	if (!cmpdel_map_is_percpu(map))
+	if (!cmpdel_map_is_percpu(map) || req->flags & BPFCMPDEL_F_CPU)
 		return vmemdup_user(uexp, size);
 
 	stride = round_up(map->value_size, 8);
@@ -68,37 +76,61 @@ static void *cmpdel_copy_expected(const struct bpf_map *map,
 	return expected;
 }
 
+/*
+ * bpf() asks the security modules about every command before anything
+ * else; a policy denying BPF_MAP_DELETE_ELEM must deny this too.
+ */
+static int cmpdel_security_check(const struct bpfcmpdel_req *req)
+{
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.map_fd = req->map_fd;
+	attr.key = req->key;
+	return cmpdel_security_bpf(BPF_MAP_DELETE_ELEM, &attr,
+				   offsetofend(union bpf_attr, flags));
+}
+
 static int cmpdel_do_request(const struct bpfcmpdel_req *req)
 {
+	struct cmpdel_op op = {
+		.flags = req->flags,
+		.offset = req->compare_offset,
+		.size = req->compare_size,
+		.cpu = req->cpu,
+		.tombstone = req->tombstone,
+	};
 	struct cmpdel_map_ref ref;
-	void *key, *expected;
+	void *key;
 	int ret;
 
+	ret = cmpdel_security_check(req);
+	if (ret)
+		return ret;
 	ret = cmpdel_map_get_writable(req->map_fd, &ref);
 	if (ret)
 		return ret;
-	ret = cmpdel_map_check_request(ref.map, req->flags, req->compare_offset,
-				       req->compare_size);
+	ret = cmpdel_map_check_op(ref.map, &op);
 	if (ret)
 		goto out_put_map;
 
-	key = memdup_user(u64_to_user_ptr(req->key), ref.map->key_size);
+	/* As the syscall copies keys: large ones must not fail here alone. */
+	key = vmemdup_user(u64_to_user_ptr(req->key), ref.map->key_size);
 	if (IS_ERR(key)) {
 		ret = PTR_ERR(key);
 		goto out_put_map;
 	}
-	expected = cmpdel_copy_expected(ref.map, req);
-	if (IS_ERR(expected)) {
-		ret = PTR_ERR(expected);
+	op.expected = cmpdel_copy_expected(ref.map, req);
+	if (IS_ERR(op.expected)) {
+		ret = PTR_ERR(op.expected);
 		goto out_free_key;
 	}
 
-	ret = cmpdel_htab_compare_delete(ref.map, key, expected,
-					 req->compare_offset, req->compare_size);
+	ret = cmpdel_htab_compare_delete(ref.map, key, &op);
 
-	kvfree(expected);
+	kvfree(op.expected);
 out_free_key:
-	kfree(key);
+	kvfree(key);
 out_put_map:
 	cmpdel_map_put(&ref);
 	return ret;
@@ -114,9 +146,9 @@ static long cmpdel_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	 * size, and a caller built against a newer, longer struct must still
 	 * reach copy_struct_from_user() to learn whether its tail matters.
 	 */
-	if (_IOC_TYPE(cmd) != _IOC_TYPE(BPFCMPDEL_IOC_CMPDEL) ||
-	    _IOC_NR(cmd) != _IOC_NR(BPFCMPDEL_IOC_CMPDEL) ||
-	    _IOC_DIR(cmd) != _IOC_DIR(BPFCMPDEL_IOC_CMPDEL))
+	if (_IOC_TYPE(cmd) != _IOC_TYPE(BPFCMPDEL_IOC_DELETE) ||
+	    _IOC_NR(cmd) != _IOC_NR(BPFCMPDEL_IOC_DELETE) ||
+	    _IOC_DIR(cmd) != _IOC_DIR(BPFCMPDEL_IOC_DELETE))
 		return -ENOTTY;
 
 	ret = cmpdel_copy_req(&req, (struct bpfcmpdel_req __user *)arg);
@@ -142,10 +174,10 @@ static struct miscdevice cmpdel_misc = {
 static void cmpdel_log_ready(void)
 {
 	cmpdel_report_call_paths();
-	pr_info("ready: htab layout from BTF (bucket %u bytes, lock %s at +%u, elem key at +%u), hash %s, IBT %s, self-test passed on every hash flavour\n",
-		cmpdel_layout.bucket_size, CMPDEL_BUCKET_LOCK_TYPE,
+	pr_info("ready: version %s, htab layout from BTF (bucket %u bytes, lock %s at +%u, elem key at +%u), hash %s, self-test passed on every hash flavour\n",
+		CMPDEL_VERSION, cmpdel_layout.bucket_size, CMPDEL_BUCKET_LOCK_TYPE,
 		cmpdel_layout.bucket_lock, cmpdel_layout.elem_key,
-		CMPDEL_HTAB_HASH_NAME, cmpdel_ibt_state());
+		CMPDEL_HTAB_HASH_NAME);
 }
 
 static int __init cmpdel_init(void)
@@ -176,4 +208,4 @@ module_exit(cmpdel_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Compare-and-delete for BPF hash maps");
-MODULE_VERSION("0.1.0");
+MODULE_VERSION(CMPDEL_VERSION);

@@ -7,8 +7,9 @@
 #include <linux/bpf.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/cpumask.h>
 
-#include <linux/bpfcmpdel.h>
+#include <bpfcmpdel/ioctl.h>
 
 #include "compat/compat.h"
 #include "compat/fields.h"
@@ -99,17 +100,54 @@ void cmpdel_map_put(struct cmpdel_map_ref *ref)
 	fdput(ref->f);
 }
 
-int cmpdel_map_check_request(const struct bpf_map *map, u64 flags,
-			     u32 offset, u32 size)
+/* Per-CPU maps: one expected layout per CPU set compared. */
+static int cmpdel_check_cpu(const struct bpf_map *map, const struct cmpdel_op *op)
 {
+	bool percpu = cmpdel_map_is_percpu(map);
+
+	if (op->flags & BPFCMPDEL_F_CPU)
+		return percpu && op->cpu < nr_cpu_ids && cpu_possible(op->cpu) ?
+		       0 : -EINVAL;
+	/* Every CPU's slot: only the lookup snapshot lays those out. */
+	return percpu && !(op->flags & BPFCMPDEL_F_SNAPSHOT) ? -EINVAL : 0;
+}
+
+/*
+ * A word both sides can swap atomically, and a tombstone that fits it and
+ * differs from what it replaces.  The expected word is checked by
+ * cmpdel_htab_compare_delete(), which has it in kernel memory.
+ */
+static int cmpdel_check_tombstone(const struct bpf_map *map,
+				  const struct cmpdel_op *op)
+{
+	if (cmpdel_map_is_percpu(map) || op->flags & BPFCMPDEL_F_LOCK)
+		return -EINVAL;
+	if (op->size != sizeof(u32) && op->size != sizeof(u64))
+		return -EINVAL;
+	/* Values start 8-byte aligned in every htab element. */
+	if (op->offset % op->size)
+		return -EINVAL;
+	if (op->size == sizeof(u32) && op->tombstone > U32_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+int cmpdel_map_check_op(const struct bpf_map *map, const struct cmpdel_op *op)
+{
+	int ret;
+
 	/* A zero @size never gets here: cmpdel_copy_req() refuses it. */
-	if ((u64)offset + size > map->value_size)
+	if ((u64)op->offset + op->size > map->value_size)
 		return -EINVAL;
-	/* Their expected bytes only have one layout: the lookup snapshot. */
-	if (cmpdel_map_is_percpu(map) && !(flags & BPFCMPDEL_F_SNAPSHOT))
-		return -EINVAL;
+	ret = cmpdel_check_cpu(map, op);
+	if (ret)
+		return ret;
 	/* Those bytes are not what userspace reads back (zeroed, or hidden). */
-	if (cmpdel_region_overlaps_fields(map, offset, size))
+	if (cmpdel_region_overlaps_fields(map, op->offset, op->size))
 		return -EINVAL;
+	if (op->flags & BPFCMPDEL_F_LOCK && cmpdel_spin_lock_off(map) < 0)
+		return -EINVAL;
+	if (op->flags & BPFCMPDEL_F_TOMBSTONE)
+		return cmpdel_check_tombstone(map, op);
 	return 0;
 }

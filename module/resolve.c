@@ -1,25 +1,68 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Internal kernel symbols, found at load time.
+ * Internal kernel symbols, found at load time, and the only way the module
+ * calls into kernel text: static calls.
  *
  * kallsyms_lookup_name() is not exported; a disabled kprobe on it makes
  * the kernel look it up for us, and kallsyms then tells where the function
- * really starts (a kprobe on an entry sits past ENDBR).  Every function the
- * module calls this way is checked for ENDBR and called through
- * compat/ibt.h, so a CPU that enforces IBT never faults on it.
+ * really starts (a kprobe on an entry sits past ENDBR).
+ *
+ * With CONFIG_X86_KERNEL_IBT an indirect call must land on ENDBR64, and
+ * functions the kernel never calls indirectly have none, or have it
+ * sealed at boot.  So no call here goes through a pointer: each target
+ * has a static call, which __static_call_update() patches to a direct
+ * JMP in its trampoline (and a direct CALL at each inlined call site),
+ * the way the kernel itself reaches, say, the KVM vendor ops.  A direct
+ * branch is never checked for ENDBR, so the target's ENDBR does not
+ * matter, and nothing in the module touches the CET MSRs.  (With call
+ * depth tracking the kernel may aim a call site at the target's
+ * accounting thunk instead; that is a direct branch too.)
  */
 #include <linux/kallsyms.h>
 #include <linux/kprobes.h>
 #include <linux/percpu.h>
 #include <linux/preempt.h>
+#include <linux/security.h>
+#include <linux/static_call.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
 #include "compat/compat.h"
-#include "compat/ibt.h"
 #include "cmpdel.h"
 
+#ifndef CONFIG_HAVE_STATIC_CALL
+#error "static calls would fall back to indirect calls here, which IBT forbids"
+#endif
+
 struct cmpdel_kernel_data cmpdel_kdata;
+
+/* Prototypes from kernel headers outside include/, or not in every one. */
+typedef void (cmpdel_pcpu_freelist_push_t)(void *freelist, void *node);
+typedef void (cmpdel_bpf_mem_cache_free_t)(void *ma, void *ptr);
+typedef void (cmpdel_bpf_lru_push_free_t)(void *lru, void *node);
+typedef int (cmpdel_kern_sys_bpf_t)(int cmd, union bpf_attr *attr,
+				    unsigned int size);
+
+DEFINE_STATIC_CALL_NULL(bpfcmpdel_kallsyms_lookup_name, kallsyms_lookup_name);
+DEFINE_STATIC_CALL_NULL(bpfcmpdel_pcpu_freelist_push,
+			*(cmpdel_pcpu_freelist_push_t *)NULL);
+DEFINE_STATIC_CALL_NULL(bpfcmpdel_bpf_mem_cache_free,
+			*(cmpdel_bpf_mem_cache_free_t *)NULL);
+DEFINE_STATIC_CALL_NULL(bpfcmpdel_bpf_lru_push_free,
+			*(cmpdel_bpf_lru_push_free_t *)NULL);
+#if defined(CMPDEL_HAVE_BPF_OBJ_CANCEL_FIELDS)
+DEFINE_STATIC_CALL_NULL(bpfcmpdel_bpf_obj_cancel_fields, bpf_obj_cancel_fields);
+#elif defined(CMPDEL_HAVE_BPF_MAP_RECORD)
+DEFINE_STATIC_CALL_NULL(bpfcmpdel_bpf_obj_free_fields, bpf_obj_free_fields);
+#else
+DEFINE_STATIC_CALL_NULL(bpfcmpdel_bpf_timer_cancel_and_free,
+			bpf_timer_cancel_and_free);
+DEFINE_STATIC_CALL_NULL(bpfcmpdel_bpf_map_free_kptrs, bpf_map_free_kptrs);
+#endif
+DEFINE_STATIC_CALL_NULL(bpfcmpdel_kern_sys_bpf, *(cmpdel_kern_sys_bpf_t *)NULL);
+#ifdef CONFIG_SECURITY
+DEFINE_STATIC_CALL_NULL(bpfcmpdel_security_bpf, security_bpf);
+#endif
 
 enum cmpdel_call_id {
 	CALL_KALLSYMS_LOOKUP_NAME,
@@ -35,15 +78,15 @@ enum cmpdel_call_id {
 	CALL_BPF_MAP_FREE_KPTRS,
 #endif
 	CALL_KERN_SYS_BPF,
+#ifdef CONFIG_SECURITY
+	CALL_SECURITY_BPF,
+#endif
 	NR_CALLS,
 };
 
 struct cmpdel_call_target {
 	const char *name;
 	void *addr;
-	bool endbr;
-	/* The IBT window runs with preemption off: no way in for these. */
-	bool may_sleep;
 };
 
 static struct cmpdel_call_target calls[NR_CALLS] = {
@@ -60,59 +103,25 @@ static struct cmpdel_call_target calls[NR_CALLS] = {
 	[CALL_BPF_MAP_FREE_KPTRS]	= { .name = "bpf_map_free_kptrs" },
 #endif
 	/* Exported, but into the BPF_INTERNAL namespace since 6.12/6.15. */
-	[CALL_KERN_SYS_BPF]		= { .name = "kern_sys_bpf", .may_sleep = true },
+	[CALL_KERN_SYS_BPF]		= { .name = "kern_sys_bpf" },
+#ifdef CONFIG_SECURITY
+	[CALL_SECURITY_BPF]		= { .name = "security_bpf" },
+#endif
 };
-
-/*
- * On a kernel built without IBT no function has ENDBR and no CPU enforces
- * it, so there is nothing to route around.
- */
-static bool call_needs_window(const struct cmpdel_call_target *t)
-{
-	return CMPDEL_IBT_POSSIBLE && !t->endbr;
-}
-
-static unsigned long call_kallsyms_lookup_name(const char *name)
-{
-	const struct cmpdel_call_target *t = &calls[CALL_KALLSYMS_LOOKUP_NAME];
-	unsigned long (*fn)(const char *name) = t->addr;
-	struct cmpdel_ibt_window w;
-	unsigned long addr;
-
-	cmpdel_ibt_window_open(&w, t->endbr);
-	addr = fn(name);
-	cmpdel_ibt_window_close(&w);
-	return addr;
-}
-
-/*
- * Calls target @id, a function of type @fn_type, with the arguments that
- * follow; through the IBT window when the target lacks ENDBR.
- */
-#define call_target(id, fn_type, ...)					\
-	do {								\
-		const struct cmpdel_call_target *__t = &calls[id];	\
-		struct cmpdel_ibt_window __w;				\
-									\
-		cmpdel_ibt_window_open(&__w, __t->endbr);		\
-		((fn_type)__t->addr)(__VA_ARGS__);			\
-		cmpdel_ibt_window_close(&__w);				\
-	} while (0)
 
 void cmpdel_pcpu_freelist_push(void *freelist, void *node)
 {
-	call_target(CALL_PCPU_FREELIST_PUSH, void (*)(void *, void *),
-		    freelist, node);
+	static_call(bpfcmpdel_pcpu_freelist_push)(freelist, node);
 }
 
 void cmpdel_bpf_mem_cache_free(void *ma, void *ptr)
 {
-	call_target(CALL_BPF_MEM_CACHE_FREE, void (*)(void *, void *), ma, ptr);
+	static_call(bpfcmpdel_bpf_mem_cache_free)(ma, ptr);
 }
 
 void cmpdel_bpf_lru_push_free(void *lru, void *node)
 {
-	call_target(CALL_BPF_LRU_PUSH_FREE, void (*)(void *, void *), lru, node);
+	static_call(bpfcmpdel_bpf_lru_push_free)(lru, node);
 }
 
 /*
@@ -124,28 +133,33 @@ void cmpdel_bpf_lru_push_free(void *lru, void *node)
 void cmpdel_free_fields(struct bpf_map *map, void *value)
 {
 #if defined(CMPDEL_HAVE_BPF_OBJ_CANCEL_FIELDS)
-	call_target(CALL_BPF_OBJ_CANCEL_FIELDS,
-		    void (*)(struct bpf_map *, void *), map, value);
+	static_call(bpfcmpdel_bpf_obj_cancel_fields)(map, value);
 #elif defined(CMPDEL_HAVE_BPF_MAP_RECORD)
-	call_target(CALL_BPF_OBJ_FREE_FIELDS,
-		    void (*)(const struct btf_record *, void *), map->record, value);
+	static_call(bpfcmpdel_bpf_obj_free_fields)(map->record, value);
 #else
 	if (map_value_has_timer(map))
-		call_target(CALL_BPF_TIMER_CANCEL_AND_FREE, void (*)(void *),
-			    value + map->timer_off);
+		static_call(bpfcmpdel_bpf_timer_cancel_and_free)(value + map->timer_off);
 	if (map_value_has_kptrs(map))
-		call_target(CALL_BPF_MAP_FREE_KPTRS,
-			    void (*)(struct bpf_map *, void *), map, value);
+		static_call(bpfcmpdel_bpf_map_free_kptrs)(map, value);
 #endif
 }
 
-/* Only for the load-time self-test: it has no ENDBR-less path. */
+/* Only for the load-time self-test. */
 int cmpdel_kern_sys_bpf(int cmd, union bpf_attr *attr, unsigned int size)
 {
-	int (*fn)(int cmd, union bpf_attr *attr, unsigned int size);
+	return static_call(bpfcmpdel_kern_sys_bpf)(cmd, attr, size);
+}
 
-	fn = calls[CALL_KERN_SYS_BPF].addr;
-	return fn(cmd, attr, size);
+/* The hook bpf() runs first; 7.x added whether the caller is the kernel. */
+int cmpdel_security_bpf(int cmd, union bpf_attr *attr, unsigned int size)
+{
+#if !defined(CONFIG_SECURITY)
+	return 0;
+#elif defined(CMPDEL_HAVE_SECURITY_BPF_KERNEL)
+	return static_call(bpfcmpdel_security_bpf)(cmd, attr, size, false);
+#else
+	return static_call(bpfcmpdel_security_bpf)(cmd, attr, size);
+#endif
 }
 
 /* bpf_disable_instrumentation(), whose per-CPU counter is not exported. */
@@ -202,40 +216,53 @@ static int resolve_kallsyms_lookup_name(void)
 		pr_err("kallsyms does not name the kprobe address of %s\n", t->name);
 		return -ENOENT;
 	}
-	t->endbr = cmpdel_has_endbr(t->addr);
+	static_call_update(bpfcmpdel_kallsyms_lookup_name, calls[CALL_KALLSYMS_LOOKUP_NAME].addr);
 	return 0;
 }
 
 static void *lookup(const char *name)
 {
-	void *addr = (void *)call_kallsyms_lookup_name(name);
+	void *addr = (void *)static_call(bpfcmpdel_kallsyms_lookup_name)(name);
 
 	if (!addr)
 		pr_err("kernel symbol %s not found\n", name);
 	return addr;
 }
 
+static void set_call_targets(void)
+{
+	static_call_update(bpfcmpdel_pcpu_freelist_push, calls[CALL_PCPU_FREELIST_PUSH].addr);
+	static_call_update(bpfcmpdel_bpf_mem_cache_free, calls[CALL_BPF_MEM_CACHE_FREE].addr);
+	static_call_update(bpfcmpdel_bpf_lru_push_free, calls[CALL_BPF_LRU_PUSH_FREE].addr);
+#if defined(CMPDEL_HAVE_BPF_OBJ_CANCEL_FIELDS)
+	static_call_update(bpfcmpdel_bpf_obj_cancel_fields, calls[CALL_BPF_OBJ_CANCEL_FIELDS].addr);
+#elif defined(CMPDEL_HAVE_BPF_MAP_RECORD)
+	static_call_update(bpfcmpdel_bpf_obj_free_fields, calls[CALL_BPF_OBJ_FREE_FIELDS].addr);
+#else
+	static_call_update(bpfcmpdel_bpf_timer_cancel_and_free,
+			   calls[CALL_BPF_TIMER_CANCEL_AND_FREE].addr);
+	static_call_update(bpfcmpdel_bpf_map_free_kptrs, calls[CALL_BPF_MAP_FREE_KPTRS].addr);
+#endif
+	static_call_update(bpfcmpdel_kern_sys_bpf, calls[CALL_KERN_SYS_BPF].addr);
+#ifdef CONFIG_SECURITY
+	static_call_update(bpfcmpdel_security_bpf, calls[CALL_SECURITY_BPF].addr);
+#endif
+}
+
+/* Every target is found before any static call but the first is set. */
 static int resolve_call_targets(void)
 {
-	struct cmpdel_call_target *t;
 	int i;
 
 	for (i = 0; i < NR_CALLS; i++) {
-		t = &calls[i];
 		/* kallsyms_lookup_name itself was found by its kprobe. */
-		if (t->addr)
+		if (calls[i].addr)
 			continue;
-		t->addr = lookup(t->name);
-		if (!t->addr)
+		calls[i].addr = lookup(calls[i].name);
+		if (!calls[i].addr)
 			return -ENOENT;
-		t->endbr = cmpdel_has_endbr(t->addr);
-		/* Refused on every CPU, so behaviour does not depend on which one. */
-		if (t->may_sleep && call_needs_window(t)) {
-			pr_err("%s has no ENDBR on an IBT kernel and may sleep: no safe way to call it\n",
-			       t->name);
-			return -ENOENT;
-		}
 	}
+	set_call_targets();
 	return 0;
 }
 
@@ -269,38 +296,34 @@ static int resolve_kernel_data(void)
 
 int cmpdel_resolve_symbols(void)
 {
-	int ret;
+	return resolve_kallsyms_lookup_name() ?:
+	       resolve_call_targets() ?:
+	       resolve_kernel_data();
+}
 
-	ret = resolve_kallsyms_lookup_name();
-	if (ret)
-		return ret;
-	ret = resolve_call_targets();
-	if (ret)
-		return ret;
-	return resolve_kernel_data();
+/* f3 0f 1e fa, read as a little-endian u32 */
+#define CMPDEL_ENDBR64 0xfa1e0ff3U
+
+static bool has_endbr(const void *addr)
+{
+	u32 insn;
+
+	if (copy_from_kernel_nofault(&insn, addr, sizeof(insn)))
+		return false;
+	return insn == CMPDEL_ENDBR64;
 }
 
 /*
- * One line per target, for admins and for the VM tests, which check each
- * claim against the kernel text itself.
+ * One line per target, for admins and for the VM tests, which read the
+ * trampoline named here from the kernel text and check that it jumps
+ * straight to the target.  ENDBR is reported for that check alone.
  */
-const char *cmpdel_ibt_state(void)
-{
-	if (!CMPDEL_IBT_POSSIBLE)
-		return "not built into this kernel";
-	return cmpdel_ibt_enforced() ? "enforced by this CPU" :
-				       "built in, not enforced by this CPU";
-}
-
 void cmpdel_report_call_paths(void)
 {
-	const struct cmpdel_call_target *t;
 	int i;
 
-	for (i = 0; i < NR_CALLS; i++) {
-		t = &calls[i];
-		pr_info("call target %s: endbr=%s path=%s\n", t->name,
-			t->endbr ? "yes" : "no",
-			call_needs_window(t) ? "ibt-window" : "direct");
-	}
+	for (i = 0; i < NR_CALLS; i++)
+		pr_info("call target %s: endbr=%s path=static-call tramp=__SCT__bpfcmpdel_%s\n",
+			calls[i].name, has_endbr(calls[i].addr) ? "yes" : "no",
+			calls[i].name);
 }

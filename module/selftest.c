@@ -12,6 +12,8 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include <bpfcmpdel/ioctl.h>
+
 #include "compat/compat.h"
 #include "cmpdel.h"
 
@@ -82,14 +84,19 @@ static int selftest_elem(int cmd, int fd, const void *key, void *value)
 
 static int selftest_cmpdel(int fd, const void *key, const void *expected)
 {
+	const struct cmpdel_op op = {
+		.flags = BPFCMPDEL_F_SNAPSHOT,
+		.offset = SELFTEST_OFFSET,
+		.size = SELFTEST_SIZE,
+		.expected = expected,
+	};
 	struct cmpdel_map_ref ref;
 	int ret;
 
 	ret = cmpdel_map_get_writable(fd, &ref);
 	if (ret)
 		return ret;
-	ret = cmpdel_htab_compare_delete(ref.map, key, expected, SELFTEST_OFFSET,
-					 SELFTEST_SIZE);
+	ret = cmpdel_htab_compare_delete(ref.map, key, &op);
 	cmpdel_map_put(&ref);
 	return ret;
 }

@@ -21,13 +21,19 @@
 #endif
 
 /*
- * Since 6.6 every map keeps a per-CPU element count for bpf_map_sum_elem_count(),
- * which free_htab_elem() decrements; older kernels have no such count.
+ * Since 6.6 hashtab.c allocates a per-CPU element count for every map
+ * (bpf_map_sum_elem_count()) and its free path decrements it.  Some 6.1
+ * stable kernels (Debian's 6.1.192 among them) carry the field and the
+ * helpers in bpf.h while their hashtab.c never allocates it: the pointer
+ * is NULL there, and only the running map can tell.
  */
 static inline void cmpdel_map_dec_elem_count(struct bpf_map *map)
 {
 #ifdef CMPDEL_HAVE_MAP_ELEM_COUNT
-	bpf_map_dec_elem_count(map);
+	s64 __percpu *count = READ_ONCE(map->elem_count);
+
+	if (count)
+		this_cpu_dec(*count);
 #endif
 }
 

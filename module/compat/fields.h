@@ -39,6 +39,14 @@ static inline bool cmpdel_region_overlaps_fields(const struct bpf_map *map,
 	return false;
 }
 
+/* The value's bpf_spin_lock, or a negative number without one. */
+static inline int cmpdel_spin_lock_off(const struct bpf_map *map)
+{
+	const struct btf_record *rec = map->record;
+
+	return IS_ERR_OR_NULL(rec) ? -ENOENT : rec->spin_lock_off;
+}
+
 #else /* 6.1: one offset per field kind */
 
 static inline bool cmpdel_map_has_fields(const struct bpf_map *map)
@@ -67,6 +75,11 @@ static inline bool cmpdel_region_overlaps_fields(const struct bpf_map *map,
 		if (cmpdel_ranges_overlap(off, size, tab->off[i].offset, sizeof(u64)))
 			return true;
 	return false;
+}
+
+static inline int cmpdel_spin_lock_off(const struct bpf_map *map)
+{
+	return map_value_has_spin_lock(map) ? map->spin_lock_off : -ENOENT;
 }
 
 #endif /* CMPDEL_HAVE_BPF_MAP_RECORD */

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * bpfcmpdel: conditional delete for BPF hash maps, through /dev/bpfcmpdel.
+ *
+ * BPFCMPDEL_IOC_DELETE deletes the element stored under @key in the BPF
+ * hash map @map_fd only if the @compare_size bytes at @compare_offset of
+ * its value equal the expected bytes.  Lookup, compare and unlink run
+ * under the map's bucket lock.  What that excludes depends on the mode:
+ *
+ *   default      Atomic against every bucket-lock holder: syscall and
+ *                BPF-helper updates that replace the element, deletes,
+ *                LRU eviction, batch operations, other requests here.
+ *                NOT against in-place writers, which take no bucket
+ *                lock: BPF programs writing through a pointer from
+ *                bpf_map_lookup_elem(), and BPF_F_LOCK updates (syscall
+ *                or helper), which copy into the existing element under
+ *                the value's bpf_spin_lock alone.  Such a write can land
+ *                between the compare and the unlink (and is lost), or
+ *                half-way through the compare (which then sees a torn
+ *                value).
+ *   F_LOCK       As default, and the value's bpf_spin_lock is held
+ *                around the compare, as hashtab.c itself nests it inside
+ *                the bucket lock.  The compare sees a whole value, and a
+ *                writer holding the spin lock cannot write between
+ *                compare and unlink.  Still open: a writer that found the
+ *                element before the unlink and takes the spin lock after
+ *                it writes into an unlinked element, and its write is
+ *                lost (a BPF_F_LOCK update returns 0 in that case).
+ *   F_TOMBSTONE  The region (4 or 8 bytes, naturally aligned) is swapped
+ *                from the expected value to @tombstone with one atomic
+ *                compare-and-exchange under the bucket lock, and the
+ *                element is unlinked in the same critical section only if
+ *                the swap succeeded.  A writer that refreshes the region
+ *                with an atomic compare-and-exchange of its own and
+ *                treats @tombstone as "gone" never loses a refresh: the
+ *                two atomic operations on one word are totally ordered.
+ *                Not for per-CPU maps (no atomic swap of every CPU's
+ *                slot at once): -EINVAL.
+ *
+ * Results (the one list of them; the library and README point here):
+ *   0            deleted
+ *   -ENOENT      no element under @key
+ *   -EBUSY       the region differs from the expected bytes: nothing
+ *                was changed
+ *   -EAGAIN      the bucket lock was not taken, nothing changed; retry
+ *                (the per-CPU re-entrance guard on 6.1-6.14, or the
+ *                resilient lock's deadlock or timeout report on 6.15+)
+ *   -EOPNOTSUPP  the map is not a hash map this module serves
+ *   -EINVAL      bad request: unknown or conflicting flags, nonzero
+ *                reserved fields, compare_size 0, a region outside the
+ *                value or overlapping a BTF-managed field (spin lock,
+ *                timer, kptr, ...), a per-CPU map without F_SNAPSHOT or
+ *                F_CPU, F_CPU on another map or naming no possible CPU,
+ *                F_LOCK on a value without a bpf_spin_lock, F_TOMBSTONE
+ *                on a per-CPU map or a region that is not an aligned 4 or
+ *                8 bytes (or a tombstone wider than it, or equal to the
+ *                expected value), @size below BPFCMPDEL_REQ_SIZE_VER0, an
+ *                fd that is not a BPF map
+ *   -EPERM       the map fd lacks write permission, or the map is frozen;
+ *                or a security module denied BPF_MAP_DELETE_ELEM (the
+ *                same security_bpf() hook the bpf() syscall runs)
+ *   -EBADF       @map_fd is not an open fd
+ *   -EFAULT      the request, key or expected bytes are not readable
+ *   -E2BIG       @size above PAGE_SIZE, or above the struct the module
+ *                knows with a nonzero tail
+ *   -ENOTTY      unknown ioctl command
+ * No request is ever turned into an unconditional delete.
+ */
+#ifndef _UAPI_BPFCMPDEL_IOCTL_H
+#define _UAPI_BPFCMPDEL_IOCTL_H
+
+#include <linux/const.h>
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define BPFCMPDEL_DEVICE	"/dev/bpfcmpdel"
+
+/*
+ * Extensible request: @size is sizeof() as the caller knows it.  Shorter
+ * structs (down to BPFCMPDEL_REQ_SIZE_VER0) are zero-extended; longer
+ * ones must have a zero tail beyond what the module knows, or the call
+ * fails with -E2BIG.
+ */
+struct bpfcmpdel_req {
+	__u32 size;
+	__u32 map_fd;
+	__u64 flags;		/* BPFCMPDEL_F_* */
+	__u64 key;		/* user pointer to map->key_size bytes */
+	__u64 expected;		/* user pointer, see BPFCMPDEL_F_SNAPSHOT */
+	__u32 compare_offset;	/* byte offset into the value */
+	__u32 compare_size;	/* > 0; offset + size <= value_size */
+	__u32 cpu;		/* BPFCMPDEL_F_CPU: the CPU compared; else 0 */
+	__u32 reserved;		/* must be 0 */
+	__u64 tombstone;	/* BPFCMPDEL_F_TOMBSTONE: see above; else 0 */
+};
+
+/*
+ * Without this flag @expected points to the @compare_size bytes expected at
+ * @compare_offset.  With it, @expected points to a whole value exactly as
+ * BPF_MAP_LOOKUP_ELEM returned it, and the expected bytes are read from it
+ * at @compare_offset: a GC passes its lookup snapshot as is.
+ *
+ * Per-CPU maps (PERCPU_HASH, LRU_PERCPU_HASH) need this flag or F_CPU:
+ * their snapshot holds one slot of round_up(value_size, 8) bytes per
+ * possible CPU, and the element is deleted only if the region is
+ * unchanged on every CPU.
+ */
+#define BPFCMPDEL_F_SNAPSHOT	_BITULL(0)
+/* Hold the value's bpf_spin_lock around the compare. */
+#define BPFCMPDEL_F_LOCK	_BITULL(1)
+/* Swap the region to @tombstone, then unlink: see above. */
+#define BPFCMPDEL_F_TOMBSTONE	_BITULL(2)
+/*
+ * Per-CPU maps: compare CPU @cpu's slot alone, as a single-CPU lookup
+ * (BPF_F_CPU on 7.x) returns it; @expected is one value (F_SNAPSHOT) or
+ * the bare region.  The element, every CPU's slot, is still deleted.
+ */
+#define BPFCMPDEL_F_CPU		_BITULL(3)
+#define BPFCMPDEL_F_ALL		(BPFCMPDEL_F_SNAPSHOT | BPFCMPDEL_F_LOCK | \
+				 BPFCMPDEL_F_TOMBSTONE | BPFCMPDEL_F_CPU)
+
+#define BPFCMPDEL_REQ_SIZE_VER0	40	/* up to compare_size */
+#define BPFCMPDEL_REQ_SIZE_VER1	56	/* cpu, reserved, tombstone */
+
+/*
+ * 0xB9 is unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst
+ * of every kernel this module serves (checked for 6.1, 6.12 and 7.3).
+ */
+#define BPFCMPDEL_IOC_MAGIC	0xB9
+#define BPFCMPDEL_IOC_DELETE	_IOW(BPFCMPDEL_IOC_MAGIC, 1, struct bpfcmpdel_req)
+
+#endif /* _UAPI_BPFCMPDEL_IOCTL_H */
