@@ -17,7 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include <bpfcmpdel.h>
+#include <bpfcmpdel/bpfcmpdel.h>
 
 #define ELEMS 2000
 #define ROUNDS 15
@@ -72,7 +72,7 @@ static double gc_pass(int fd, struct ct_entry *snap, bool compare)
 	for (k = 0; k < ELEMS; k++) {
 		if (bpf_map_lookup_elem(fd, &k, snap))
 			return -1;
-		err = compare ? bpf_map_compare_delete_snapshot(fd, &k, snap,
+		err = compare ? bpfcmpdel_delete_snapshot(fd, &k, snap,
 						offsetof(struct ct_entry, last_seen),
 						sizeof(__u64), NULL)
 			      : bpf_map_delete_elem(fd, &k);

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/ioctl.h>
 
-#include "bpfcmpdel.h"
+#include <bpfcmpdel/bpfcmpdel.h>
 
 #define offsetofend(TYPE, FIELD) \
 	(offsetof(TYPE, FIELD) + sizeof(((TYPE *)0)->FIELD))
@@ -115,14 +115,13 @@ static int cmpdel_ioctl(struct bpfcmpdel_req *req)
 
 	if (fd < 0)
 		return fd;
-	if (ioctl(fd, BPFCMPDEL_IOC_CMPDEL, req) < 0)
+	if (ioctl(fd, BPFCMPDEL_IOC_DELETE, req) < 0)
 		return -errno;
 	return 0;
 }
 
-int bpf_map_compare_delete_elem(int map_fd, const void *key,
-				const void *expected, __u32 offset, __u32 size,
-				const struct bpfcmpdel_opts *opts)
+int bpfcmpdel_delete(int map_fd, const void *key, const void *expected,
+		     __u32 offset, __u32 size, const struct bpfcmpdel_opts *opts)
 {
 	struct bpfcmpdel_req req;
 
@@ -150,19 +149,22 @@ int bpf_map_compare_delete_elem(int map_fd, const void *key,
 	req.expected = ptr_to_u64(expected);
 	req.compare_offset = offset;
 	req.compare_size = size;
+	req.tombstone = OPTS_GET(opts, tombstone, 0);
+	req.cpu = OPTS_GET(opts, cpu, 0);
 
 	return libbpf_err(cmpdel_ioctl(&req));
 }
 
-int bpf_map_compare_delete_snapshot(int map_fd, const void *key,
-				    const void *snapshot, __u32 offset,
-				    __u32 size, const struct bpfcmpdel_opts *opts)
+int bpfcmpdel_delete_snapshot(int map_fd, const void *key, const void *snapshot,
+			      __u32 offset, __u32 size,
+			      const struct bpfcmpdel_opts *opts)
 {
 	BPFCMPDEL_OPTS(snap_opts);
 
 	if (!OPTS_VALID(opts, bpfcmpdel_opts))
 		return libbpf_err(-EINVAL);
 	snap_opts.flags = OPTS_GET(opts, flags, 0) | BPFCMPDEL_F_SNAPSHOT;
-	return bpf_map_compare_delete_elem(map_fd, key, snapshot, offset, size,
-					   &snap_opts);
+	snap_opts.tombstone = OPTS_GET(opts, tombstone, 0);
+	snap_opts.cpu = OPTS_GET(opts, cpu, 0);
+	return bpfcmpdel_delete(map_fd, key, snapshot, offset, size, &snap_opts);
 }

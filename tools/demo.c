@@ -11,7 +11,7 @@
 
 #include <bpf/bpf.h>
 
-#include <bpfcmpdel.h>
+#include <bpfcmpdel/bpfcmpdel.h>
 
 struct flow_key {
 	__u32 saddr, daddr;
@@ -60,7 +60,7 @@ static struct flow_entry gc_snapshot(int map_fd, const struct flow_key *key)
 static int gc_delete(int map_fd, const struct flow_key *key,
 		     const struct flow_entry *snap)
 {
-	return bpf_map_compare_delete_elem(map_fd, key, &snap->last_seen,
+	return bpfcmpdel_delete(map_fd, key, &snap->last_seen,
 					   offsetof(struct flow_entry, last_seen),
 					   sizeof(snap->last_seen), NULL);
 }
