@@ -4,6 +4,7 @@
 #   make demo            install what is missing, run the demo in a VM
 #   make check           install what is missing, run every test
 #   make bench           compare-delete next to plain delete, in a VM
+#   make support-table   the README's support table, from the last full check
 #   make style           checkpatch and sparse on the module, shellcheck
 #   make install         the library (PREFIX, DESTDIR)
 #   make dkms-install    register, build and install the module with DKMS
@@ -11,6 +12,8 @@
 #   make dkms-uninstall
 
 KVER ?= $(shell uname -r)
+# The kernel the style checks build against (sparse), in the project's cache.
+STYLE_KVER ?= $(KVER)
 KDIR ?= /lib/modules/$(KVER)/build
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
@@ -38,6 +41,11 @@ check:
 bench:
 	scripts/bench.sh
 
+support-table:
+	@test -s build/last-full-matrix || \
+		{ echo "support-table: run a full 'make check' first" >&2; exit 1; }
+	scripts/support-table.sh --readme README.md $$(cat build/last-full-matrix)
+
 # checkpatch.pl comes from Debian's linux-source tarball, like the test harness.
 $(CHECKPATCH_DIR)/checkpatch.pl:
 	mkdir -p $(CHECKPATCH_DIR)
@@ -48,11 +56,8 @@ $(CHECKPATCH_DIR)/checkpatch.pl:
 style: $(CHECKPATCH_DIR)/checkpatch.pl
 	$(CHECKPATCH_DIR)/checkpatch.pl --no-tree --quiet --strict \
 		--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG -f \
-		$(filter-out %.mod.c,$(wildcard module/*.c)) module/*.h module/compat/*.h uapi/linux/*.h
-	$(MAKE) -C module KVER=$(KVER) KDIR=$(KDIR) clean
-	$(MAKE) -C module KVER=$(KVER) KDIR=$(KDIR) sparse 2>&1 | tee build/sparse.log
-	! grep -E 'warning|error' build/sparse.log
-	$(MAKE) -C module KVER=$(KVER) KDIR=$(KDIR) clean
+		$(filter-out %.mod.c,$(wildcard module/*.c)) module/*.h module/compat/*.h uapi/bpfcmpdel/*.h
+	scripts/sparse.sh $(STYLE_KVER)
 	shellcheck -x scripts/*.sh tests/vm/*.sh .ci/run
 
 dkms-install:
@@ -72,4 +77,4 @@ clean:
 	$(MAKE) -C lib clean
 	rm -rf build
 
-.PHONY: all module lib install demo check bench style dkms-install dkms-uninstall clean
+.PHONY: all module lib install demo check bench support-table style dkms-install dkms-uninstall clean

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # make check: installs what is missing, then runs every test -- style
-# checks and library tests on the host, the module's tests inside a VM
-# booting Debian's kernel -- and ends with "N passed, N failed[, N skipped]".
+# checks and host tests, the module's tests inside a VM booting each of
+# Debian's kernels -- and ends with "N passed, N failed[, N skipped]".
+# Every test binary is held to its TAP plan and exit status
+# (tests/tap-check.awk): one that crashes, hangs or exits early fails by
+# name.  Nothing outside build/ and the kernel cache is written.
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
@@ -18,18 +21,29 @@ record() {	# record NAME ok|fail|skip
 	esac
 }
 
-# Counts kselftest TAP results ("ok N name", "not ok N name", "# SKIP").
+# Counts the results tap-check.awk normalized out of a framed log.
 count_tap() {	# count_tap PREFIX FILE
-	local line name
+	local line
 
 	while IFS= read -r line; do
-		line=${line%$'\r'}
 		case $line in
-		"not ok "*) name=${line#not ok }; record "$1: ${name#* }" fail >/dev/null ;;
-		"ok "*"# SKIP"*) skipped=$((skipped + 1)) ;;
-		"ok "*) passed=$((passed + 1)) ;;
+		"not ok - "*) record "${line#not ok - }" fail >/dev/null ;;
+		"ok - "*"# SKIP"*) skipped=$((skipped + 1)) ;;
+		"ok - "*) passed=$((passed + 1)) ;;
 		esac
-	done < <(grep -E '^(not )?ok [0-9]+ ' "$2" | tr -d '\r')
+	done < <(awk -v prefix="$1" -f "$top/tests/tap-check.awk" "$2" || true)
+}
+
+# Runs a host test binary framed as the guest frames its own.
+run_framed() {	# run_framed LOG NAME COMMAND...
+	local log=$1 name=$2 rc=0
+
+	shift 2
+	{
+		echo "@@BIN-BEGIN $name@@"
+		timeout -s KILL 600 "$@" || rc=$?
+		echo "@@BIN-END $name $rc@@"
+	} >>"$log" 2>&1
 }
 
 # make install honours DESTDIR/PREFIX, and its pkg-config file links.
@@ -40,22 +54,10 @@ lib_install_works() {
 	make -s -C "$top/lib" install DESTDIR="$dest" PREFIX=/usr || return
 	flags=$(PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_LIBDIR=$dest/usr/lib/pkgconfig \
 		pkg-config --cflags --libs libbpfcmpdel) || return
+	[[ -f $dest/usr/include/bpfcmpdel/bpfcmpdel.h && -f $dest/usr/include/bpfcmpdel/ioctl.h ]] ||
+		return
 	# shellcheck disable=SC2086 # pkg-config's flags are separate words
 	cc -o "$build/pc-consumer" "$top/tools/demo.c" $flags -lbpf
-}
-
-# Replaces the README's table between its markers with @table.
-update_readme_table() {
-	local table=$1 readme=$top/README.md
-
-	grep -q '<!-- support-table:begin -->' "$readme" || return 0
-	awk -v table="$table" '
-		/<!-- support-table:end -->/ { skip = 0 }
-		!skip { print }
-		/<!-- support-table:begin -->/ {
-			while ((getline l < table) > 0) print l
-			skip = 1
-		}' "$readme" >"$readme.new" && mv "$readme.new" "$readme"
 }
 
 run_step() {	# run_step NAME LOG COMMAND...: a step is one test
@@ -70,29 +72,50 @@ run_step() {	# run_step NAME LOG COMMAND...: a step is one test
 	fi
 }
 
+# The harness itself: a binary that aborts half-way, exits early without
+# failing a test, or never finishes must each count as a failure.
+harness_catches_broken_binaries() {
+	local dir=$build/harness-selftest out
+
+	mkdir -p "$dir"
+	printf '%s\n' '@@BIN-BEGIN aborts@@' '1..3' 'ok 1 a' '@@BIN-END aborts 134@@' \
+		'@@BIN-BEGIN early@@' '1..3' 'ok 1 a' 'ok 2 b' '@@BIN-END early 0@@' \
+		'@@BIN-BEGIN hangs@@' '1..2' 'ok 1 a' >"$dir/broken.log"
+	out=$(awk -v prefix=t -f "$top/tests/tap-check.awk" "$dir/broken.log") && return 1
+	grep -q '^not ok - t: aborts: planned 3 tests, 1 reported' <<<"$out" &&
+		grep -q '^not ok - t: early: planned 3 tests, 2 reported' <<<"$out" &&
+		grep -q '^not ok - t: hangs: did not finish' <<<"$out" &&
+		printf '%s\n' '@@BIN-BEGIN good@@' '1..1' 'ok 1 a' '@@BIN-END good 0@@' \
+			>"$dir/good.log" &&
+		awk -v prefix=t -f "$top/tests/tap-check.awk" "$dir/good.log" >/dev/null
+}
+
 "$top/scripts/deps.sh"
 mkdir -p "$build/logs"
 logs=$build/logs
 start=$SECONDS
-# KERNELS=6.1 (or "6.1 7", ...) runs part of the matrix for quick local runs.
+# KERNELS=6.1 (or "6.1 7-rt", ...) runs part of the matrix for quick runs.
 lines=${KERNELS:-$(kernel_lines)}
-host_kver=$(kernel_provision 6.1)
+style_kver=$(kernel_provision 6.1)
 
 # --- host ---------------------------------------------------------------
-run_step style "$logs/style.log" make -s -C "$top" style KVER="$host_kver"
+run_step style "$logs/style.log" make -s -C "$top" style STYLE_KVER="$style_kver"
+run_step harness-selftest "$logs/harness.log" harness_catches_broken_binaries
 run_step lib-build "$logs/lib-build.log" build_lib
 run_step lib-test-build "$logs/lib-test-build.log" \
 	build_static "$build/lib_test" "$top/tests/lib_test.c"
+run_step btf-reader-test-build "$logs/btf-reader-build.log" build_btf_reader_test
 run_step lib-install "$logs/lib-install.log" lib_install_works
-if [[ -x $build/lib_test ]]; then
-	"$build/lib_test" >"$logs/host-lib_test.log" 2>&1 || true
-	count_tap host "$logs/host-lib_test.log"
-fi
+: >"$logs/host.log"
+[[ -x $build/lib_test ]] && run_framed "$logs/host.log" lib_test "$build/lib_test"
+[[ -x $build/btf_reader_test ]] &&
+	run_framed "$logs/host.log" btf_reader_test "$build/btf_reader_test"
+count_tap host "$logs/host.log"
 run_step bpf-skeletons "$logs/bpf-skeletons.log" build_bpf_skeletons
 run_step vm-test-build "$logs/vm-test-build.log" \
 	build_static "$build/bpfcmpdel_test" "$top/tests/bpfcmpdel_test.c"
 run_step endbr-check-build "$logs/endbr-check-build.log" \
-	cc -static -O2 -Wall -o "$build/endbr_check" "$top/tests/endbr_check.c"
+	cc -static -O2 -Wall -Wextra -Werror -o "$build/endbr_check" "$top/tests/endbr_check.c"
 
 # --- one VM per kernel line ---------------------------------------------
 # Boots @kver with the DKMS-built module and counts the guest's results.
@@ -118,7 +141,7 @@ vm_tests() {	# vm_tests LINE
 	if "$top/tests/vm/run.sh" --kernel "$(kernel_image "$kver")" --ko "$ko" \
 		--bin "$build/bpfcmpdel_test" --bin "$build/lib_test" \
 		--bin "$build/endbr_check" --bin "$top/tests/vm/guest-tests.sh" \
-		--timeout 900 --cmd 'guest-tests.sh' --log "$vm_log" \
+		--timeout 1500 --cmd 'guest-tests.sh' --log "$vm_log" \
 		>/dev/null 2>"$logs/vm-run-$kver.log"; then
 		record "vm $kver: module loaded, guest ran, kernel log clean" ok
 	else
@@ -127,20 +150,16 @@ vm_tests() {	# vm_tests LINE
 	fi
 	count_tap "vm $kver" "$vm_log"
 	sed -n 's/^# guest kernel: /check: VM booted Linux /p' "$vm_log" | tr -d '\r' | head -n 1
-	matrix+=("$kver=$vm_log")
+	echo "$kver=$vm_log" >>"$logs/matrix"
 }
 
-matrix=()
+: >"$logs/matrix"
 for line in $lines; do
 	vm_tests "$line"
 done
-
-# The README's support table comes from the full matrix, never by hand.
-if ((${#matrix[@]})); then
-	"$top/scripts/support-table.sh" "${matrix[@]}" >"$build/support-table.md"
-	if [[ -z ${KERNELS:-} ]]; then
-		update_readme_table "$build/support-table.md"
-	fi
+# What `make support-table` writes the README's table from.
+if [[ -z ${KERNELS:-} ]]; then
+	cp "$logs/matrix" "$build/last-full-matrix"
 fi
 
 echo "check: took $((SECONDS - start))s; logs in $logs"

@@ -43,7 +43,7 @@ build_bpf_skeletons() {
 	for src in "$top"/tests/bpf/*.bpf.c; do
 		name=$(basename "$src" .bpf.c)
 		obj=$build/$name.bpf.o
-		clang -target bpf -O2 -g -Wall -I/usr/include/x86_64-linux-gnu \
+		clang -target bpf -D__TARGET_ARCH_x86 -O2 -g -Wall -I/usr/include/x86_64-linux-gnu \
 			-c "$src" -o "$obj"
 		bpftool gen skeleton "$obj" name "${name}_bpf" >"$build/$name.skel.h"
 	done
@@ -55,11 +55,22 @@ build_static() {
 
 	shift
 	ksft=$(ksft_headers)
-	cc -static -O2 -g -Wall -Wno-unused-parameter -I"$ksft" -I"$build" -I"$top/lib" \
+	cc -static -O2 -g -Wall -Werror -Wno-unused-parameter -I"$ksft" -I"$build" -I"$top/lib/include" \
 		-I"$top/uapi" -o "$out" "$@" "$top/lib/libbpfcmpdel.a" \
 		-lbpf -lelf -lz -lpthread 2> >(grep -v 'statically linked applications' >&2)
 }
 
+# Warnings are errors for the project's own builds, never for users'.
 build_lib() {
-	make -s -C "$top/lib" >&2
+	make -s -C "$top/lib" CFLAGS="-O2 -g -Werror" >&2
+}
+
+# The module's BTF reader on the host, under AddressSanitizer.
+build_btf_reader_test() {
+	local ksft
+
+	ksft=$(ksft_headers)
+	cc -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
+		-fsanitize=address,undefined -fno-sanitize-recover=all -I"$ksft" \
+		-o "$build/btf_reader_test" "$top/tests/btf_reader_test.c" -lbpf
 }

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <bpfcmpdel.h>
+#include <bpfcmpdel/bpfcmpdel.h>
 
 #include "kselftest_harness.h"
 
@@ -74,7 +74,7 @@ TEST(opts_macro)
 TEST(null_key)
 {
 	errno = 0;
-	ASSERT_EQ(-EINVAL, bpf_map_compare_delete_elem(MAP_FD, NULL, &expected,
+	ASSERT_EQ(-EINVAL, bpfcmpdel_delete(MAP_FD, NULL, &expected,
 						       0, sizeof(expected), NULL));
 	ASSERT_EQ(EINVAL, errno);
 	ASSERT_FALSE(device_opened());
@@ -83,7 +83,7 @@ TEST(null_key)
 TEST(null_expected)
 {
 	errno = 0;
-	ASSERT_EQ(-EINVAL, bpf_map_compare_delete_elem(MAP_FD, &key, NULL,
+	ASSERT_EQ(-EINVAL, bpfcmpdel_delete(MAP_FD, &key, NULL,
 						       0, sizeof(expected), NULL));
 	ASSERT_EQ(EINVAL, errno);
 	ASSERT_FALSE(device_opened());
@@ -92,7 +92,7 @@ TEST(null_expected)
 TEST(zero_size)
 {
 	errno = 0;
-	ASSERT_EQ(-EINVAL, bpf_map_compare_delete_elem(MAP_FD, &key, &expected,
+	ASSERT_EQ(-EINVAL, bpfcmpdel_delete(MAP_FD, &key, &expected,
 						       0, 0, NULL));
 	ASSERT_EQ(EINVAL, errno);
 	ASSERT_FALSE(device_opened());
@@ -110,7 +110,7 @@ TEST(offset_size_overflow)
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		errno = 0;
-		EXPECT_EQ(-EINVAL, bpf_map_compare_delete_elem(MAP_FD, &key,
+		EXPECT_EQ(-EINVAL, bpfcmpdel_delete(MAP_FD, &key,
 							       &expected,
 							       cases[i].offset,
 							       cases[i].size,
@@ -129,7 +129,7 @@ TEST(negative_fd)
 
 	for (i = 0; i < ARRAY_SIZE(fds); i++) {
 		errno = 0;
-		EXPECT_EQ(-EBADF, bpf_map_compare_delete_elem(fds[i], &key,
+		EXPECT_EQ(-EBADF, bpfcmpdel_delete(fds[i], &key,
 							      &expected, 0,
 							      sizeof(expected),
 							      NULL))
@@ -153,7 +153,7 @@ TEST(opts_nonzero_tail)
 	};
 
 	errno = 0;
-	ASSERT_EQ(-EINVAL, bpf_map_compare_delete_elem(MAP_FD, &key, &expected,
+	ASSERT_EQ(-EINVAL, bpfcmpdel_delete(MAP_FD, &key, &expected,
 						       0, sizeof(expected),
 						       &opts.base));
 	ASSERT_EQ(EINVAL, errno);
@@ -169,7 +169,7 @@ TEST(opts_sz_too_small)
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		opts.sz = sizes[i];
 		errno = 0;
-		EXPECT_EQ(-EINVAL, bpf_map_compare_delete_elem(MAP_FD, &key,
+		EXPECT_EQ(-EINVAL, bpfcmpdel_delete(MAP_FD, &key,
 							       &expected, 0,
 							       sizeof(expected),
 							       &opts))
@@ -188,17 +188,17 @@ TEST(snapshot_validation)
 	};
 
 	errno = 0;
-	ASSERT_EQ(-EINVAL, bpf_map_compare_delete_snapshot(MAP_FD, NULL, &expected,
+	ASSERT_EQ(-EINVAL, bpfcmpdel_delete_snapshot(MAP_FD, NULL, &expected,
 							   0, sizeof(expected), NULL));
 	ASSERT_EQ(EINVAL, errno);
-	ASSERT_EQ(-EINVAL, bpf_map_compare_delete_snapshot(MAP_FD, &key, NULL,
+	ASSERT_EQ(-EINVAL, bpfcmpdel_delete_snapshot(MAP_FD, &key, NULL,
 							   0, sizeof(expected), NULL));
-	ASSERT_EQ(-EINVAL, bpf_map_compare_delete_snapshot(MAP_FD, &key, &expected,
+	ASSERT_EQ(-EINVAL, bpfcmpdel_delete_snapshot(MAP_FD, &key, &expected,
 							   0, 0, NULL));
-	ASSERT_EQ(-EINVAL, bpf_map_compare_delete_snapshot(MAP_FD, &key, &expected,
+	ASSERT_EQ(-EINVAL, bpfcmpdel_delete_snapshot(MAP_FD, &key, &expected,
 							   0, sizeof(expected),
 							   &opts.base));
-	ASSERT_EQ(-EBADF, bpf_map_compare_delete_snapshot(-1, &key, &expected,
+	ASSERT_EQ(-EBADF, bpfcmpdel_delete_snapshot(-1, &key, &expected,
 							  0, sizeof(expected), NULL));
 	ASSERT_FALSE(device_opened());
 }
@@ -223,14 +223,14 @@ TEST(absent_call)
 		SKIP(return, BPFCMPDEL_DEVICE " exists");
 
 	errno = 0;
-	ASSERT_EQ(-ENODEV, bpf_map_compare_delete_elem(MAP_FD, &key, &expected,
+	ASSERT_EQ(-ENODEV, bpfcmpdel_delete(MAP_FD, &key, &expected,
 						       0, sizeof(expected), NULL));
 	ASSERT_EQ(ENODEV, errno);
 	errno = 0;
-	ASSERT_EQ(-ENODEV, bpf_map_compare_delete_elem(MAP_FD, &key, &expected,
+	ASSERT_EQ(-ENODEV, bpfcmpdel_delete(MAP_FD, &key, &expected,
 						       0, sizeof(expected), NULL));
 	ASSERT_EQ(ENODEV, errno);
-	ASSERT_EQ(-ENODEV, bpf_map_compare_delete_snapshot(MAP_FD, &key, &expected,
+	ASSERT_EQ(-ENODEV, bpfcmpdel_delete_snapshot(MAP_FD, &key, &expected,
 							   0, sizeof(expected), NULL));
 	ASSERT_EQ(-ENODEV, bpfcmpdel_device_fd());
 }
@@ -241,9 +241,9 @@ TEST(absent_boundary_region)
 	if (device_present())
 		SKIP(return, BPFCMPDEL_DEVICE " exists");
 
-	ASSERT_EQ(-ENODEV, bpf_map_compare_delete_elem(MAP_FD, &key, &expected,
+	ASSERT_EQ(-ENODEV, bpfcmpdel_delete(MAP_FD, &key, &expected,
 						       UINT32_MAX - 1, 1, NULL));
-	ASSERT_EQ(-ENODEV, bpf_map_compare_delete_elem(MAP_FD, &key, &expected,
+	ASSERT_EQ(-ENODEV, bpfcmpdel_delete(MAP_FD, &key, &expected,
 						       0, UINT32_MAX, NULL));
 }
 
@@ -257,15 +257,15 @@ TEST(absent_opts_accepted)
 	if (device_present())
 		SKIP(return, BPFCMPDEL_DEVICE " exists");
 
-	ASSERT_EQ(-ENODEV, bpf_map_compare_delete_elem(MAP_FD, &key, &expected,
+	ASSERT_EQ(-ENODEV, bpfcmpdel_delete(MAP_FD, &key, &expected,
 						       0, sizeof(expected),
 						       &current));
 	/* Zero tail beyond the known struct: nothing is being ignored. */
-	ASSERT_EQ(-ENODEV, bpf_map_compare_delete_elem(MAP_FD, &key, &expected,
+	ASSERT_EQ(-ENODEV, bpfcmpdel_delete(MAP_FD, &key, &expected,
 						       0, sizeof(expected),
 						       &bigger.base));
 	/* A caller built before flags existed: shortest valid struct. */
-	ASSERT_EQ(-ENODEV, bpf_map_compare_delete_elem(MAP_FD, &key, &expected,
+	ASSERT_EQ(-ENODEV, bpfcmpdel_delete(MAP_FD, &key, &expected,
 						       0, sizeof(expected),
 						       &older));
 }
@@ -279,7 +279,7 @@ TEST(absent_flags_passed_through)
 		SKIP(return, BPFCMPDEL_DEVICE " exists");
 
 	errno = 0;
-	ASSERT_EQ(-ENODEV, bpf_map_compare_delete_elem(MAP_FD, &key, &expected,
+	ASSERT_EQ(-ENODEV, bpfcmpdel_delete(MAP_FD, &key, &expected,
 						       0, sizeof(expected),
 						       &opts));
 	ASSERT_EQ(ENODEV, errno);
@@ -298,7 +298,7 @@ static void *absent_thread(void *arg)
 	/* Release all threads together so they race for the first open. */
 	pthread_barrier_wait(res->barrier);
 	errno = 0;
-	res->call_ret = bpf_map_compare_delete_elem(MAP_FD, &key, &expected, 0,
+	res->call_ret = bpfcmpdel_delete(MAP_FD, &key, &expected, 0,
 						    sizeof(expected), NULL);
 	res->call_errno = errno;
 	errno = 0;

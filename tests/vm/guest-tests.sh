@@ -1,8 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# Runs inside the VM after insmod.  Every result is a TAP line the host
-# counts; the exit status is left to the host's dmesg and marker checks.
+# Runs inside the VM after insmod.  Every test binary, and this script's
+# own checks, run framed by @@BIN-BEGIN/@@BIN-END markers carrying the exit
+# status; the host (tests/tap-check.awk) holds each to its TAP plan.
 # shellcheck disable=SC2317 # the checks are called through tap()
+
+# A hung binary is killed long before the VM's own timeout.
+BIN_TIMEOUT=600
 
 n=0
 tap() {	# tap NAME COMMAND...
@@ -10,6 +14,27 @@ tap() {	# tap NAME COMMAND...
 	shift
 	n=$((n + 1))
 	if "$@"; then echo "ok $n $name"; else echo "not ok $n $name"; fi
+}
+
+# checks NAME FUNCTION...: a group of this script's own checks, as a binary.
+checks() {
+	group=$1
+	shift
+	echo "@@BIN-BEGIN $group@@"
+	n=0
+	for f in "$@"; do
+		tap "$f" "$f"
+	done
+	echo "1..$n"
+	echo "@@BIN-END $group 0@@"
+}
+
+run_bin() {	# run_bin NAME COMMAND...
+	name=$1
+	shift
+	echo "@@BIN-BEGIN $name@@"
+	timeout -s KILL "$BIN_TIMEOUT" "$@"
+	echo "@@BIN-END $name $?@@"
 }
 
 module_ready() {
@@ -32,19 +57,16 @@ rmmod_after_close() {
 }
 
 # Each call target the module reported: its ENDBR claim must match the
-# kernel text, and on a kernel built with IBT a target without a live ENDBR
-# must never be called directly (on an IBT CPU that would fault; emulation
-# cannot show it).
-call_paths_are_ibt_safe() {
-	ibt_kernel=yes
-	dmesg | grep -q 'bpfcmpdel: ready:.*IBT not built' && ibt_kernel=no
+# kernel text, and its static-call trampoline must be a direct JMP to the
+# target's exact address (endbr_check reads both from /proc/kcore).
+call_paths_are_direct() {
 	targets=$(dmesg | sed -n 's/.*bpfcmpdel: call target \([^:]*\): endbr=\([a-z]*\) path=\([a-z-]*\).*/\1 \2 \3/p' | sort -u)
 	[ -n "$targets" ] || return 1
 	echo "$targets" | while read -r name claim path; do
-		actual=$(endbr_check "$name" | cut -d' ' -f2)
-		echo "# call target $name: module says endbr=$claim path=$path, kernel text says endbr=$actual"
-		[ "$actual" = "$claim" ] || exit 1
-		[ "$ibt_kernel" = no ] || [ "$claim" = yes ] || [ "$path" = ibt-window ] || exit 1
+		actual=$(endbr_check "$name") || { echo "# $actual"; exit 1; }
+		echo "# call target $name: module says endbr=$claim path=$path; kernel text: $actual"
+		[ "$path" = static-call ] || exit 1
+		[ "$actual" = "$name endbr=$claim tramp=direct-jmp" ] || exit 1
 	done
 }
 
@@ -54,17 +76,15 @@ reloaded() {
 }
 
 echo "# guest kernel: $(uname -r) $(uname -v)"
-tap module_ready module_ready
 dmesg | grep 'bpfcmpdel:'
-tap call_paths_are_ibt_safe call_paths_are_ibt_safe
+checks guest-load module_ready call_paths_are_direct
 
-bpfcmpdel_test
-lib_test
+run_bin bpfcmpdel_test bpfcmpdel_test
+run_bin lib_test lib_test
 
-tap rmmod_refused_while_open rmmod_refused_while_open
-tap rmmod_after_close rmmod_after_close
+checks guest-unload rmmod_refused_while_open rmmod_after_close
 # With the module gone, the library's device-absent paths run for real,
 # and one test loads it again under a running caller.
-BPFCMPDEL_LOAD_CMD="insmod /bpfcmpdel.ko" lib_test
-tap reloaded reloaded
+run_bin lib_test-unloaded env BPFCMPDEL_LOAD_CMD="insmod /bpfcmpdel.ko" lib_test
+checks guest-reload reloaded
 exit 0
