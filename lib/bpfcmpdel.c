@@ -8,7 +8,11 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include <bpfcmpdel/bpfcmpdel.h>
 
@@ -68,6 +72,31 @@ static __u64 ptr_to_u64(const void *ptr)
 	return (__u64)(unsigned long)ptr;
 }
 
+/*
+ * The map's key size, and the size of one value as a lookup returns it
+ * (per-CPU maps: a round_up(value_size, 8) slot per possible CPU).
+ */
+static int map_sizes(int map_fd, __u32 *key_size, __u32 *value_size)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	int ncpus;
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(map_fd, &info, &len))
+		return -errno;
+	*key_size = info.key_size;
+	*value_size = info.value_size;
+	if (info.type == BPF_MAP_TYPE_PERCPU_HASH ||
+	    info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH) {
+		ncpus = libbpf_num_possible_cpus();
+		if (ncpus < 0)
+			return ncpus;
+		*value_size = ((info.value_size + 7) & ~7U) * ncpus;
+	}
+	return 0;
+}
+
 /* Returns the new fd, or -errno. */
 static int dev_open(void)
 {
@@ -109,19 +138,21 @@ int bpfcmpdel_device_fd(void)
 }
 
 /* Every request to the kernel goes through here: returns 0 or -errno. */
-static int cmpdel_ioctl(struct bpfcmpdel_req *req)
+static int cmpdel_ioctl(unsigned long cmd, void *req)
 {
 	int fd = dev_get();
 
 	if (fd < 0)
 		return fd;
-	if (ioctl(fd, BPFCMPDEL_IOC_DELETE, req) < 0)
+	if (ioctl(fd, cmd, req) < 0)
 		return -errno;
 	return 0;
 }
 
-int bpfcmpdel_delete(int map_fd, const void *key, const void *expected,
-		     __u32 offset, __u32 size, const struct bpfcmpdel_opts *opts)
+/* The single-element request both the delete and the swap send. */
+static int single_req(unsigned long cmd, int map_fd, const void *key,
+		      const void *expected, __u32 offset, __u32 size,
+		      const void *value, const struct bpfcmpdel_opts *opts)
 {
 	struct bpfcmpdel_req req;
 
@@ -130,11 +161,11 @@ int bpfcmpdel_delete(int map_fd, const void *key, const void *expected,
 	 * clear error even when the device is missing.
 	 */
 	if (map_fd < 0)
-		return libbpf_err(-EBADF);
+		return -EBADF;
 	if (!key || !expected || !size || offset > UINT32_MAX - size)
-		return libbpf_err(-EINVAL);
+		return -EINVAL;
 	if (!OPTS_VALID(opts, bpfcmpdel_opts))
-		return libbpf_err(-EINVAL);
+		return -EINVAL;
 
 	/* Zero everything so struct growth never sends stack garbage. */
 	memset(&req, 0, sizeof(req));
@@ -151,8 +182,25 @@ int bpfcmpdel_delete(int map_fd, const void *key, const void *expected,
 	req.compare_size = size;
 	req.tombstone = OPTS_GET(opts, tombstone, 0);
 	req.cpu = OPTS_GET(opts, cpu, 0);
+	req.value = ptr_to_u64(value);
+	return cmpdel_ioctl(cmd, &req);
+}
 
-	return libbpf_err(cmpdel_ioctl(&req));
+int bpfcmpdel_delete(int map_fd, const void *key, const void *expected,
+		     __u32 offset, __u32 size, const struct bpfcmpdel_opts *opts)
+{
+	return libbpf_err(single_req(BPFCMPDEL_IOC_DELETE, map_fd, key, expected,
+				     offset, size, NULL, opts));
+}
+
+int bpfcmpdel_update(int map_fd, const void *key, const void *expected,
+		     const void *value, __u32 offset, __u32 size,
+		     const struct bpfcmpdel_opts *opts)
+{
+	if (!value)
+		return libbpf_err(-EINVAL);
+	return libbpf_err(single_req(BPFCMPDEL_IOC_UPDATE, map_fd, key, expected,
+				     offset, size, value, opts));
 }
 
 int bpfcmpdel_delete_snapshot(int map_fd, const void *key, const void *snapshot,
@@ -167,4 +215,203 @@ int bpfcmpdel_delete_snapshot(int map_fd, const void *key, const void *snapshot,
 	snap_opts.tombstone = OPTS_GET(opts, tombstone, 0);
 	snap_opts.cpu = OPTS_GET(opts, cpu, 0);
 	return bpfcmpdel_delete(map_fd, key, snapshot, offset, size, &snap_opts);
+}
+
+int bpfcmpdel_delete_batch(int map_fd, const void *keys, const void *expected,
+			   __s32 *results, __u32 *count, __u32 offset, __u32 size,
+			   const struct bpfcmpdel_opts *opts)
+{
+	struct bpfcmpdel_batch_req req;
+	int ret;
+
+	if (map_fd < 0)
+		return libbpf_err(-EBADF);
+	if (!count || (*count && (!keys || !expected || !results)) || !size ||
+	    offset > UINT32_MAX - size || !OPTS_VALID(opts, bpfcmpdel_opts))
+		return libbpf_err(-EINVAL);
+	memset(&req, 0, sizeof(req));
+	req.size = sizeof(req);
+	req.map_fd = map_fd;
+	req.flags = OPTS_GET(opts, flags, 0);
+	req.keys = ptr_to_u64(keys);
+	req.expected = ptr_to_u64(expected);
+	req.results = ptr_to_u64(results);
+	req.count = *count;
+	req.compare_offset = offset;
+	req.compare_size = size;
+	req.cpu = OPTS_GET(opts, cpu, 0);
+	req.tombstone = OPTS_GET(opts, tombstone, 0);
+	ret = cmpdel_ioctl(BPFCMPDEL_IOC_DELETE_BATCH, &req);
+	/* The kernel reports progress even when it fails part-way. */
+	if (!ret || ret == -EFAULT)
+		*count = req.count;
+	return libbpf_err(ret);
+}
+
+int bpfcmpdel_sweep(int map_fd, __u64 *cursor, __u32 field_offset,
+		    __u32 field_size, __u64 threshold, __u32 *nr_deleted,
+		    const struct bpfcmpdel_sweep_opts *opts)
+{
+	struct bpfcmpdel_sweep_req req;
+	int ret;
+
+	if (map_fd < 0)
+		return libbpf_err(-EBADF);
+	if (!cursor || !nr_deleted || !OPTS_VALID(opts, bpfcmpdel_sweep_opts) ||
+	    !OPTS_GET(opts, keys, NULL) || !OPTS_GET(opts, max_out, 0))
+		return libbpf_err(-EINVAL);
+	memset(&req, 0, sizeof(req));
+	req.size = sizeof(req);
+	req.map_fd = map_fd;
+	req.flags = OPTS_GET(opts, flags, 0);
+	if (OPTS_GET(opts, values, NULL))
+		req.flags |= BPFCMPDEL_F_SWEEP_VALUES;
+	req.cursor = *cursor;
+	req.threshold = threshold;
+	req.tombstone = OPTS_GET(opts, tombstone, 0);
+	req.keys = ptr_to_u64(OPTS_GET(opts, keys, NULL));
+	req.values = ptr_to_u64(OPTS_GET(opts, values, NULL));
+	req.field_offset = field_offset;
+	req.field_size = field_size;
+	req.max_out = OPTS_GET(opts, max_out, 0);
+	req.budget = OPTS_GET(opts, budget, 0);
+	ret = cmpdel_ioctl(BPFCMPDEL_IOC_SWEEP, &req);
+	*nr_deleted = req.nr_deleted;
+	if (!ret || req.nr_deleted)
+		*cursor = req.cursor;
+	if (OPTS_HAS(opts, nr_scanned) && opts->nr_scanned)
+		*opts->nr_scanned += req.nr_scanned;
+	return libbpf_err(ret);
+}
+
+/* Deletes, kept and gone, from per-element results. */
+static void gc_tally(struct bpfcmpdel_gc_stats *st, const __s32 *res, __u32 n)
+{
+	__u32 i;
+
+	for (i = 0; i < n; i++) {
+		if (!res[i])
+			st->deleted++;
+		else if (res[i] == -EBUSY)
+			st->changed++;
+		else if (res[i] == -ENOENT)
+			st->gone++;
+		else
+			st->failed++;
+	}
+}
+
+#define GC_CHUNK 4096
+
+int bpfcmpdel_gc_sweep(int map_fd, __u32 field_offset, __u32 field_size,
+		       __u64 threshold, struct bpfcmpdel_gc_stats *stats,
+		       const struct bpfcmpdel_gc_opts *opts)
+{
+	__u32 key_size, value_size, nr, budget = OPTS_GET(opts, budget, 0);
+	__u64 cursor = 0, scanned = 0;
+	void *keys;
+	int ret;
+
+	if (!stats || !OPTS_VALID(opts, bpfcmpdel_gc_opts))
+		return libbpf_err(-EINVAL);
+	memset(stats, 0, sizeof(*stats));
+	ret = map_sizes(map_fd, &key_size, &value_size);
+	if (ret)
+		return libbpf_err(ret);
+	keys = calloc(GC_CHUNK, key_size);
+	if (!keys)
+		return libbpf_err(-ENOMEM);
+	do {
+		BPFCMPDEL_SWEEP_OPTS(so, .flags = OPTS_GET(opts, flags, 0),
+				     .tombstone = OPTS_GET(opts, tombstone, 0),
+				     .keys = keys, .max_out = GC_CHUNK,
+				     .budget = budget, .nr_scanned = &scanned);
+
+		ret = bpfcmpdel_sweep(map_fd, &cursor, field_offset, field_size,
+				      threshold, &nr, &so);
+		if (ret == -EAGAIN)
+			continue;
+		if (ret)
+			break;
+		stats->deleted += nr;
+		if (OPTS_GET(opts, on_deleted, NULL) && nr)
+			opts->on_deleted(keys, nr, OPTS_GET(opts, ctx, NULL));
+		if (OPTS_GET(opts, on_progress, NULL))
+			opts->on_progress(cursor, OPTS_GET(opts, ctx, NULL));
+	} while (cursor != BPFCMPDEL_SWEEP_END);
+	stats->scanned = scanned;
+	free(keys);
+	return libbpf_err(ret);
+}
+
+int bpfcmpdel_gc_snapshot(int map_fd, __u32 offset, __u32 size,
+			  bpfcmpdel_expired_fn expired,
+			  struct bpfcmpdel_gc_stats *stats,
+			  const struct bpfcmpdel_gc_opts *opts)
+{
+	__u32 key_size, value_size, count, n, i, nexp;
+	char *keys = NULL, *vals = NULL, *ekeys = NULL, *evals = NULL;
+	__u64 in_batch = 0, out_batch = 0;
+	__s32 *results = NULL;
+	bool first = true, last = false;
+	BPFCMPDEL_OPTS(dopts);
+	int ret;
+
+	if (!stats || !expired || !OPTS_VALID(opts, bpfcmpdel_gc_opts))
+		return libbpf_err(-EINVAL);
+	memset(stats, 0, sizeof(*stats));
+	ret = map_sizes(map_fd, &key_size, &value_size);
+	if (ret)
+		return libbpf_err(ret);
+	dopts.flags = OPTS_GET(opts, flags, 0) | BPFCMPDEL_F_SNAPSHOT;
+	dopts.tombstone = OPTS_GET(opts, tombstone, 0);
+	keys = calloc(GC_CHUNK, key_size);
+	vals = calloc(GC_CHUNK, value_size);
+	ekeys = calloc(GC_CHUNK, key_size);
+	evals = calloc(GC_CHUNK, value_size);
+	results = calloc(GC_CHUNK, sizeof(*results));
+	if (!keys || !vals || !ekeys || !evals || !results) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (!last) {
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+		count = GC_CHUNK;
+		ret = bpf_map_lookup_batch(map_fd, first ? NULL : &in_batch,
+					   &out_batch, keys, vals, &count, &bo);
+		if (ret && errno != ENOENT) {
+			ret = -errno;
+			goto out;
+		}
+		last = ret != 0;
+		ret = 0;
+		first = false;
+		in_batch = out_batch;
+		stats->scanned += count;
+		for (i = 0, nexp = 0; i < count; i++) {
+			if (!expired(keys + (size_t)i * key_size,
+				     vals + (size_t)i * value_size,
+				     OPTS_GET(opts, ctx, NULL)))
+				continue;
+			memcpy(ekeys + (size_t)nexp * key_size, keys + (size_t)i * key_size,
+			       key_size);
+			memcpy(evals + (size_t)nexp * value_size,
+			       vals + (size_t)i * value_size, value_size);
+			nexp++;
+		}
+		n = nexp;
+		ret = bpfcmpdel_delete_batch(map_fd, ekeys, evals, results, &n,
+					     offset, size, &dopts);
+		if (ret)
+			goto out;
+		gc_tally(stats, results, n);
+	}
+out:
+	free(keys);
+	free(vals);
+	free(ekeys);
+	free(evals);
+	free(results);
+	return libbpf_err(ret);
 }

@@ -72,6 +72,10 @@ extern struct cmpdel_kernel_data cmpdel_kdata;
 /* resolve.c: every call into kernel text is a direct one (static calls). */
 int cmpdel_resolve_symbols(void);
 void cmpdel_report_call_paths(void);
+ssize_t cmpdel_call_targets_show(char *buf);
+
+/* info.c: the read-only attributes of the device. */
+extern const struct attribute_group *cmpdel_attr_groups[];
 void cmpdel_pcpu_freelist_push(void *freelist, void *node);
 void cmpdel_bpf_mem_cache_free(void *ma, void *ptr);
 void cmpdel_bpf_lru_push_free(void *lru, void *node);
@@ -83,14 +87,36 @@ void cmpdel_enable_instrumentation(void);
 
 int cmpdel_btf_read_layout(void);
 
-/* One compare, checked and copied in; @expected is in kernel memory. */
+/*
+ * One compare, checked and copied in.  @expected is in kernel memory: the
+ * region's expected bytes, or for a compare of every CPU's slot the first
+ * CPU's, each next CPU's @cpu_stride bytes further (the snapshot layout).
+ */
 struct cmpdel_op {
 	u64 flags;		/* BPFCMPDEL_F_* */
 	u32 offset;
 	u32 size;
 	u32 cpu;		/* BPFCMPDEL_F_CPU */
+	u32 cpu_stride;
 	u64 tombstone;		/* BPFCMPDEL_F_TOMBSTONE */
-	const void *expected;	/* size bytes, or size per possible CPU */
+	const void *expected;
+	const void *value;	/* compare-and-swap: the new bytes */
+};
+
+/* One sweep call's state, see BPFCMPDEL_IOC_SWEEP. */
+struct cmpdel_sweep {
+	u64 flags;
+	u32 offset;
+	u32 size;
+	u64 threshold;
+	u64 tombstone;
+	u64 cursor;		/* in/out: next bucket */
+	u32 budget;		/* buckets left to visit */
+	u32 room;		/* elements that may still go this round */
+	u32 scanned;
+	u32 deleted;		/* this round: keys[] and values[] filled */
+	u8 *keys;
+	u8 *values;		/* or NULL */
 };
 
 struct cmpdel_map_ref {
@@ -98,14 +124,27 @@ struct cmpdel_map_ref {
 	struct bpf_map *map;
 };
 
+int cmpdel_security_bpf_map(int cmd, u32 map_fd, u64 ukey);
 int cmpdel_map_get_writable(int ufd, struct cmpdel_map_ref *ref);
 void cmpdel_map_put(struct cmpdel_map_ref *ref);
 int cmpdel_map_check_op(const struct bpf_map *map, const struct cmpdel_op *op);
+int cmpdel_map_check_swap(const struct bpf_map *map, const struct cmpdel_op *op);
+int cmpdel_map_check_sweep(const struct bpf_map *map, const struct cmpdel_sweep *sw);
 bool cmpdel_map_is_percpu(const struct bpf_map *map);
 bool cmpdel_map_is_lru(const struct bpf_map *map);
 
 int cmpdel_htab_compare_delete(struct bpf_map *map, const void *key,
 			       const struct cmpdel_op *op);
+int cmpdel_htab_compare_swap(struct bpf_map *map, const void *key,
+			     const struct cmpdel_op *op);
+int cmpdel_htab_sweep(struct bpf_map *map, struct cmpdel_sweep *sw);
+
+/* main.c: every request's size-versioned copy-in. */
+int cmpdel_copy_struct(void *dst, size_t ksize, const void __user *src, u32 min);
+
+/* batch.c: the array and walking requests. */
+long cmpdel_ioctl_delete_batch(void __user *arg);
+long cmpdel_ioctl_sweep(void __user *arg);
 int cmpdel_htab_selftest(void);
 
 #endif /* _BPFCMPDEL_CMPDEL_H */

@@ -9,6 +9,7 @@
 #include <linux/list_nulls.h>
 #include <linux/rculist_nulls.h>
 #include <linux/percpu_counter.h>
+#include <linux/sched.h>
 #include <linux/string.h>
 #include <asm/cmpxchg.h>
 #include <asm/spinlock.h>
@@ -68,9 +69,9 @@ static void __percpu *elem_pptr(void *l, u32 key_size)
 }
 
 /*
- * Per-CPU maps: @op->expected holds @op->size bytes per possible CPU, in
- * for_each_possible_cpu() order, as the lookup snapshot lays them out;
- * with BPFCMPDEL_F_CPU, those of CPU @op->cpu alone.
+ * Per-CPU maps: @op->expected holds the region of every possible CPU, in
+ * for_each_possible_cpu() order, @op->cpu_stride bytes apart, as the lookup
+ * snapshot lays them out; with BPFCMPDEL_F_CPU, that of CPU @op->cpu alone.
  */
 static bool elem_region_equal(struct bpf_map *map, void *l,
 			      const struct cmpdel_op *op)
@@ -91,7 +92,7 @@ static bool elem_region_equal(struct bpf_map *map, void *l,
 		if (memcmp(field(per_cpu_ptr(pptr, cpu), op->offset), expected,
 			   op->size))
 			return false;
-		expected += op->size;
+		expected += op->cpu_stride;
 	}
 	return true;
 }
@@ -100,30 +101,47 @@ static bool elem_region_equal(struct bpf_map *map, void *l,
  * The value's bpf_spin_lock, taken as helpers.c's __bpf_spin_lock() takes
  * it: an arch spinlock word, with interrupts already off (bucket lock).
  */
+static arch_spinlock_t *elem_spin_lock(struct bpf_map *map, void *l)
+{
+	return field(elem_value(l, map->key_size), cmpdel_spin_lock_off(map));
+}
+
 static bool elem_region_equal_locked(struct bpf_map *map, void *l,
 				     const struct cmpdel_op *op)
 {
-	arch_spinlock_t *lock;
+	arch_spinlock_t *lock = elem_spin_lock(map, l);
 	bool equal;
 
-	lock = field(elem_value(l, map->key_size), cmpdel_spin_lock_off(map));
 	arch_spin_lock(lock);
 	equal = elem_region_equal(map, l, op);
 	arch_spin_unlock(lock);
 	return equal;
 }
 
-/* One atomic swap of the aligned word: expected -> tombstone. */
+/* The one word a compare-and-swap acts on: this CPU's slot, or the value. */
+static void *elem_word(struct bpf_map *map, void *l, const struct cmpdel_op *op)
+{
+	if (cmpdel_map_is_percpu(map))
+		return field(per_cpu_ptr(elem_pptr(l, map->key_size), op->cpu),
+			     op->offset);
+	return field(elem_value(l, map->key_size), op->offset);
+}
+
+/* One atomic swap of the aligned word, @expected -> @new. */
+static bool word_swap(void *word, u32 size, const void *expected, u64 new)
+{
+	if (size == sizeof(u64))
+		return cmpxchg((u64 *)word, *(const u64 *)expected, new) ==
+		       *(const u64 *)expected;
+	return cmpxchg((u32 *)word, *(const u32 *)expected, (u32)new) ==
+	       *(const u32 *)expected;
+}
+
 static bool elem_region_swap(struct bpf_map *map, void *l,
 			     const struct cmpdel_op *op)
 {
-	void *word = field(elem_value(l, map->key_size), op->offset);
-
-	if (op->size == sizeof(u64))
-		return cmpxchg((u64 *)word, *(const u64 *)op->expected,
-			       op->tombstone) == *(const u64 *)op->expected;
-	return cmpxchg((u32 *)word, *(const u32 *)op->expected,
-		       (u32)op->tombstone) == *(const u32 *)op->expected;
+	return word_swap(elem_word(map, l, op), op->size, op->expected,
+			 op->tombstone);
 }
 
 /* Whether @l may go, by the mode's rule; under the bucket lock. */
@@ -233,6 +251,198 @@ static int htab_compare_delete(struct bpf_map *map, const void *key,
 	if (!ret)
 		htab_free_elem(map, l);
 	return ret;
+}
+
+/*
+ * Under the bucket lock, so that a swap never writes into an element
+ * already unlinked: one cmpxchg, or memcmp + memcpy under the spin lock.
+ */
+static bool elem_compare_swap(struct bpf_map *map, void *l,
+			      const struct cmpdel_op *op)
+{
+	arch_spinlock_t *lock;
+	u64 new = 0;
+	bool equal;
+
+	if (!(op->flags & BPFCMPDEL_F_LOCK)) {
+		memcpy(&new, op->value, op->size);
+		return word_swap(elem_word(map, l, op), op->size, op->expected, new);
+	}
+	lock = elem_spin_lock(map, l);
+	arch_spin_lock(lock);
+	equal = elem_region_equal(map, l, op);
+	if (equal)
+		memcpy(elem_word(map, l, op), op->value, op->size);
+	arch_spin_unlock(lock);
+	return equal;
+}
+
+static int htab_compare_swap(struct bpf_map *map, const void *key,
+			     const struct cmpdel_op *op)
+{
+	void *htab = map;
+	struct cmpdel_bucket_guard guard;
+	u32 hash;
+	void *b, *l, *lock;
+	int ret;
+
+	hash = cmpdel_htab_hash(key, map->key_size, htab_u32(htab, L.htab_hashrnd));
+	b = htab_select_bucket(htab, hash);
+	lock = field(b, L.bucket_lock);
+
+	ret = cmpdel_bucket_enter(htab, hash, lock, &guard);
+	if (ret)
+		return ret;
+	cmpdel_bucket_lock(lock);
+	l = lookup_elem_raw(field(b, L.bucket_head), hash, key, map->key_size);
+	if (!l)
+		ret = -ENOENT;
+	else if (!elem_compare_swap(map, l, op))
+		ret = -EBUSY;
+	cmpdel_bucket_unlock(lock);
+	cmpdel_bucket_exit(lock, &guard);
+	return ret;
+}
+
+int cmpdel_htab_compare_swap(struct bpf_map *map, const void *key,
+			     const struct cmpdel_op *op)
+{
+	int ret;
+
+	cmpdel_disable_instrumentation();
+	rcu_read_lock();
+	ret = htab_compare_swap(map, key, op);
+	rcu_read_unlock();
+	cmpdel_enable_instrumentation();
+	return ret;
+}
+
+/* Elements unlinked per hold of one bucket's lock. */
+#define SWEEP_PER_LOCK 16
+
+static u64 sweep_field(struct bpf_map *map, void *l, const struct cmpdel_sweep *sw)
+{
+	void *word = field(elem_value(l, map->key_size), sw->offset);
+
+	return sw->size == sizeof(u64) ? READ_ONCE(*(u64 *)word) :
+					 READ_ONCE(*(u32 *)word);
+}
+
+/* Whether @l goes: expired, and in tombstone mode swapped first. */
+static bool sweep_take(struct bpf_map *map, void *l, const struct cmpdel_sweep *sw,
+		       u64 seen)
+{
+	if (!(sw->flags & BPFCMPDEL_F_TOMBSTONE))
+		return true;
+	return word_swap(field(elem_value(l, map->key_size), sw->offset),
+			 sw->size, &seen, sw->tombstone);
+}
+
+/*
+ * Under bucket @b's lock: unlinks up to @max expired elements into @out.
+ * *@more says whether the chain may hold more to take.
+ */
+static u32 sweep_bucket_locked(struct bpf_map *map, void *b,
+			       struct cmpdel_sweep *sw, void **out, u32 max,
+			       bool *more)
+{
+	struct hlist_nulls_head *head = field(b, L.bucket_head);
+	struct hlist_nulls_node *n, *next;
+	u32 taken = 0;
+	void *l;
+	u64 seen;
+
+	for (n = rcu_dereference_raw(hlist_nulls_first_rcu(head));
+	     !is_a_nulls(n); n = next) {
+		next = rcu_dereference_raw(hlist_nulls_next_rcu(n));
+		l = (char *)n - L.elem_hash_node;
+		sw->scanned++;
+		seen = sweep_field(map, l, sw);
+		if (seen >= sw->threshold)
+			continue;
+		if (taken == max) {
+			*more = true;
+			break;
+		}
+		if (!sweep_take(map, l, sw, seen))
+			continue;
+		hlist_nulls_del_rcu(n);
+		out[taken++] = l;
+	}
+	return taken;
+}
+
+/* After the unlock: copy out what went, then release it. */
+static void sweep_release(struct bpf_map *map, struct cmpdel_sweep *sw,
+			  void **out, u32 taken)
+{
+	u32 i, d;
+
+	for (i = 0; i < taken; i++) {
+		d = sw->deleted++;
+		memcpy(sw->keys + (size_t)d * map->key_size, field(out[i], L.elem_key),
+		       map->key_size);
+		if (sw->values)
+			memcpy(sw->values + (size_t)d * map->value_size,
+			       elem_value(out[i], map->key_size), map->value_size);
+		htab_free_elem(map, out[i]);
+	}
+	sw->room -= taken;
+}
+
+static int sweep_bucket(struct bpf_map *map, struct cmpdel_sweep *sw, bool *more)
+{
+	void *htab = map, *out[SWEEP_PER_LOCK];
+	u32 hash = sw->cursor, taken;
+	struct cmpdel_bucket_guard guard;
+	void *b, *lock;
+	int ret;
+
+	b = htab_select_bucket(htab, hash);
+	lock = field(b, L.bucket_lock);
+	cmpdel_disable_instrumentation();
+	rcu_read_lock();
+	ret = cmpdel_bucket_enter(htab, hash, lock, &guard);
+	if (!ret) {
+		cmpdel_bucket_lock(lock);
+		taken = sweep_bucket_locked(map, b, sw, out,
+					    min_t(u32, sw->room, SWEEP_PER_LOCK), more);
+		cmpdel_bucket_unlock(lock);
+		cmpdel_bucket_exit(lock, &guard);
+		sweep_release(map, sw, out, taken);
+	}
+	rcu_read_unlock();
+	cmpdel_enable_instrumentation();
+	return ret;
+}
+
+/*
+ * Bucket by bucket from @sw->cursor, one lock held at a time and never
+ * across buckets; rescheduling between them.  A bucket with more expired
+ * elements than fit is visited again.  -EAGAIN only if not even the first
+ * bucket could be locked; otherwise the progress made stands.
+ */
+int cmpdel_htab_sweep(struct bpf_map *map, struct cmpdel_sweep *sw)
+{
+	u32 n_buckets = htab_u32(map, L.htab_n_buckets);
+	bool progress = false, more;
+	int ret;
+
+	while (sw->budget && sw->room && sw->cursor < n_buckets) {
+		more = false;
+		ret = sweep_bucket(map, sw, &more);
+		if (ret)
+			return progress ? 0 : ret;
+		progress = true;
+		if (!more) {
+			sw->cursor++;
+			sw->budget--;
+		}
+		cond_resched();
+	}
+	if (sw->cursor >= n_buckets)
+		sw->cursor = BPFCMPDEL_SWEEP_END;
+	return 0;
 }
 
 /*

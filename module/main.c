@@ -19,19 +19,11 @@
 #include "cmpdel.h"
 
 static int cmpdel_copy_req(struct bpfcmpdel_req *req,
-			   struct bpfcmpdel_req __user *ureq)
+			   struct bpfcmpdel_req __user *ureq, bool swap)
 {
-	u32 usize;
 	int ret;
 
-	if (get_user(usize, &ureq->size))
-		return -EFAULT;
-	if (usize < BPFCMPDEL_REQ_SIZE_VER0)
-		return -EINVAL;
-	/* As bpf() caps its attr: the tail scan must stay short. */
-	if (usize > PAGE_SIZE)
-		return -E2BIG;
-	ret = copy_struct_from_user(req, sizeof(*req), ureq, usize);
+	ret = cmpdel_copy_struct(req, sizeof(*req), ureq, BPFCMPDEL_REQ_SIZE_VER0);
 	if (ret)
 		return ret;
 	if (req->flags & ~BPFCMPDEL_F_ALL || !req->compare_size || req->reserved)
@@ -40,77 +32,74 @@ static int cmpdel_copy_req(struct bpfcmpdel_req *req,
 		return -EINVAL;
 	if (!(req->flags & BPFCMPDEL_F_TOMBSTONE) && req->tombstone)
 		return -EINVAL;
+	/* New bytes are what a swap writes; a delete writes none. */
+	if (swap != !!req->value)
+		return -EINVAL;
 	return 0;
 }
 
 /*
- * The expected bytes, packed: @size bytes, or for a compare of every CPU
- * @size bytes per possible CPU, cut out of the caller's snapshot slots.
+ * The size-versioned copy-in every request shares: at least @min bytes,
+ * at most a page (as bpf() caps its attr: the tail scan stays short).
  */
-static void *cmpdel_copy_expected(const struct bpf_map *map,
-				  const struct bpfcmpdel_req *req)
+int cmpdel_copy_struct(void *dst, size_t ksize, const void __user *src,
+		       u32 min)
 {
-	const u8 __user *uexp = u64_to_user_ptr(req->expected);
-	u32 size = req->compare_size, stride;
-	u8 *expected, *dst;
-	int cpu;
+	u32 usize;
 
-	if (req->flags & BPFCMPDEL_F_SNAPSHOT)
-		uexp += req->compare_offset;
-	if (!cmpdel_map_is_percpu(map) || req->flags & BPFCMPDEL_F_CPU)
-		return vmemdup_user(uexp, size);
-
-	stride = round_up(map->value_size, 8);
-	expected = kvmalloc_array(num_possible_cpus(), size, GFP_USER);
-	if (!expected)
-		return ERR_PTR(-ENOMEM);
-	dst = expected;
-	for_each_possible_cpu(cpu) {
-		if (copy_from_user(dst, uexp, size)) {
-			kvfree(expected);
-			return ERR_PTR(-EFAULT);
-		}
-		dst += size;
-		uexp += stride;
-	}
-	return expected;
+	if (get_user(usize, (const u32 __user *)src))
+		return -EFAULT;
+	if (usize < min)
+		return -EINVAL;
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
+	return copy_struct_from_user(dst, ksize, src, usize);
 }
 
 /*
- * bpf() asks the security modules about every command before anything
- * else; a policy denying BPF_MAP_DELETE_ELEM must deny this too.
+ * The expected bytes from the caller's buffer: the region, or with
+ * F_SNAPSHOT the region cut from a lookup snapshot; for a compare of every
+ * CPU's slot, the snapshot from the first CPU's region to the last's.
  */
-static int cmpdel_security_check(const struct bpfcmpdel_req *req)
+static void *cmpdel_copy_expected(const struct bpf_map *map, struct cmpdel_op *op,
+				  const u8 __user *uexp)
 {
-	union bpf_attr attr;
+	u32 len = op->size;
 
-	memset(&attr, 0, sizeof(attr));
-	attr.map_fd = req->map_fd;
-	attr.key = req->key;
-	return cmpdel_security_bpf(BPF_MAP_DELETE_ELEM, &attr,
-				   offsetofend(union bpf_attr, flags));
+	if (op->flags & BPFCMPDEL_F_SNAPSHOT)
+		uexp += op->offset;
+	if (cmpdel_map_is_percpu(map) && !(op->flags & BPFCMPDEL_F_CPU)) {
+		op->cpu_stride = round_up(map->value_size, 8);
+		len += (num_possible_cpus() - 1) * op->cpu_stride;
+	}
+	return vmemdup_user(uexp, len);
 }
 
-static int cmpdel_do_request(const struct bpfcmpdel_req *req)
+static struct cmpdel_op cmpdel_req_op(const struct bpfcmpdel_req *req)
 {
-	struct cmpdel_op op = {
+	return (struct cmpdel_op) {
 		.flags = req->flags,
 		.offset = req->compare_offset,
 		.size = req->compare_size,
 		.cpu = req->cpu,
 		.tombstone = req->tombstone,
 	};
+}
+
+static int cmpdel_do_request(const struct bpfcmpdel_req *req, bool swap)
+{
+	struct cmpdel_op op = cmpdel_req_op(req);
 	struct cmpdel_map_ref ref;
-	void *key;
+	void *key, *expected, *value = NULL;
 	int ret;
 
-	ret = cmpdel_security_check(req);
+	ret = cmpdel_security_bpf_map(swap ? BPF_MAP_UPDATE_ELEM : BPF_MAP_DELETE_ELEM,
+				      req->map_fd, req->key) ?:
+	      cmpdel_map_get_writable(req->map_fd, &ref);
 	if (ret)
 		return ret;
-	ret = cmpdel_map_get_writable(req->map_fd, &ref);
-	if (ret)
-		return ret;
-	ret = cmpdel_map_check_op(ref.map, &op);
+	ret = swap ? cmpdel_map_check_swap(ref.map, &op) :
+		     cmpdel_map_check_op(ref.map, &op);
 	if (ret)
 		goto out_put_map;
 
@@ -120,15 +109,26 @@ static int cmpdel_do_request(const struct bpfcmpdel_req *req)
 		ret = PTR_ERR(key);
 		goto out_put_map;
 	}
-	op.expected = cmpdel_copy_expected(ref.map, req);
-	if (IS_ERR(op.expected)) {
-		ret = PTR_ERR(op.expected);
+	expected = cmpdel_copy_expected(ref.map, &op, u64_to_user_ptr(req->expected));
+	if (IS_ERR(expected)) {
+		ret = PTR_ERR(expected);
 		goto out_free_key;
 	}
+	op.expected = expected;
+	if (swap) {
+		value = vmemdup_user(u64_to_user_ptr(req->value), op.size);
+		if (IS_ERR(value)) {
+			ret = PTR_ERR(value);
+			goto out_free_expected;
+		}
+	}
+	op.value = value;
+	ret = swap ? cmpdel_htab_compare_swap(ref.map, key, &op) :
+		     cmpdel_htab_compare_delete(ref.map, key, &op);
 
-	ret = cmpdel_htab_compare_delete(ref.map, key, &op);
-
-	kvfree(op.expected);
+	kvfree(value);
+out_free_expected:
+	kvfree(expected);
 out_free_key:
 	kvfree(key);
 out_put_map:
@@ -136,25 +136,47 @@ out_put_map:
 	return ret;
 }
 
-static long cmpdel_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+static long cmpdel_ioctl_single(void __user *arg, bool swap)
 {
 	struct bpfcmpdel_req req;
 	int ret;
 
-	/*
-	 * The size bits of @cmd are not matched: the request carries its own
-	 * size, and a caller built against a newer, longer struct must still
-	 * reach copy_struct_from_user() to learn whether its tail matters.
-	 */
-	if (_IOC_TYPE(cmd) != _IOC_TYPE(BPFCMPDEL_IOC_DELETE) ||
-	    _IOC_NR(cmd) != _IOC_NR(BPFCMPDEL_IOC_DELETE) ||
-	    _IOC_DIR(cmd) != _IOC_DIR(BPFCMPDEL_IOC_DELETE))
-		return -ENOTTY;
-
-	ret = cmpdel_copy_req(&req, (struct bpfcmpdel_req __user *)arg);
+	ret = cmpdel_copy_req(&req, arg, swap);
 	if (ret)
 		return ret;
-	return cmpdel_do_request(&req);
+	return cmpdel_do_request(&req, swap);
+}
+
+/*
+ * The size bits of @cmd are not matched: each request carries its own
+ * size, and a caller built against a newer, longer struct must still reach
+ * copy_struct_from_user() to learn whether its tail matters.
+ */
+static long cmpdel_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+
+	if (_IOC_TYPE(cmd) != BPFCMPDEL_IOC_MAGIC)
+		return -ENOTTY;
+	switch (_IOC_NR(cmd)) {
+	case _IOC_NR(BPFCMPDEL_IOC_DELETE):
+		if (_IOC_DIR(cmd) != _IOC_DIR(BPFCMPDEL_IOC_DELETE))
+			break;
+		return cmpdel_ioctl_single(uarg, false);
+	case _IOC_NR(BPFCMPDEL_IOC_UPDATE):
+		if (_IOC_DIR(cmd) != _IOC_DIR(BPFCMPDEL_IOC_UPDATE))
+			break;
+		return cmpdel_ioctl_single(uarg, true);
+	case _IOC_NR(BPFCMPDEL_IOC_DELETE_BATCH):
+		if (_IOC_DIR(cmd) != _IOC_DIR(BPFCMPDEL_IOC_DELETE_BATCH))
+			break;
+		return cmpdel_ioctl_delete_batch(uarg);
+	case _IOC_NR(BPFCMPDEL_IOC_SWEEP):
+		if (_IOC_DIR(cmd) != _IOC_DIR(BPFCMPDEL_IOC_SWEEP))
+			break;
+		return cmpdel_ioctl_sweep(uarg);
+	}
+	return -ENOTTY;
 }
 
 static const struct file_operations cmpdel_fops = {
@@ -168,6 +190,7 @@ static struct miscdevice cmpdel_misc = {
 	.minor	= MISC_DYNAMIC_MINOR,
 	.name	= "bpfcmpdel",
 	.fops	= &cmpdel_fops,
+	.groups	= cmpdel_attr_groups,
 	.mode	= 0600,
 };
 

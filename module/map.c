@@ -8,6 +8,8 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/cpumask.h>
+#include <linux/stddef.h>
+#include <linux/string.h>
 
 #include <bpfcmpdel/ioctl.h>
 
@@ -52,6 +54,21 @@ static bool cmpdel_map_supported(const struct bpf_map *map)
 	int kind = cmpdel_htab_kind(map);
 
 	return kind >= 0 && map->ops == cmpdel_kdata.htab_ops[kind];
+}
+
+/*
+ * bpf() asks the security modules about every command before anything
+ * else; a policy denying the command a request stands for (a delete, or
+ * for a compare-and-swap an update) must deny the request too.
+ */
+int cmpdel_security_bpf_map(int cmd, u32 map_fd, u64 ukey)
+{
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.map_fd = map_fd;
+	attr.key = ukey;
+	return cmpdel_security_bpf(cmd, &attr, offsetofend(union bpf_attr, flags));
 }
 
 int cmpdel_map_get_writable(int ufd, struct cmpdel_map_ref *ref)
@@ -128,6 +145,45 @@ static int cmpdel_check_tombstone(const struct bpf_map *map,
 	if (op->offset % op->size)
 		return -EINVAL;
 	if (op->size == sizeof(u32) && op->tombstone > U32_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Compare-and-swap: a word one cmpxchg covers, or any region under the
+ * value's spin lock; every CPU's slot at once is no single write.
+ */
+int cmpdel_map_check_swap(const struct bpf_map *map, const struct cmpdel_op *op)
+{
+	int ret;
+
+	if (op->flags & (BPFCMPDEL_F_TOMBSTONE | BPFCMPDEL_F_SNAPSHOT))
+		return -EINVAL;
+	if (cmpdel_map_is_percpu(map) && !(op->flags & BPFCMPDEL_F_CPU))
+		return -EINVAL;
+	ret = cmpdel_map_check_op(map, op);
+	if (ret || op->flags & BPFCMPDEL_F_LOCK)
+		return ret;
+	if (op->size != sizeof(u32) && op->size != sizeof(u64))
+		return -EINVAL;
+	return op->offset % op->size ? -EINVAL : 0;
+}
+
+int cmpdel_map_check_sweep(const struct bpf_map *map, const struct cmpdel_sweep *sw)
+{
+	if (cmpdel_map_is_percpu(map))
+		return -EINVAL;
+	if (sw->size != sizeof(u32) && sw->size != sizeof(u64))
+		return -EINVAL;
+	if (sw->offset % sw->size || (u64)sw->offset + sw->size > map->value_size)
+		return -EINVAL;
+	if (cmpdel_region_overlaps_fields(map, sw->offset, sw->size))
+		return -EINVAL;
+	if (sw->size == sizeof(u32) &&
+	    (sw->tombstone > U32_MAX || sw->threshold > (u64)U32_MAX + 1))
+		return -EINVAL;
+	/* Values with managed fields would need copy_map_value()'s care. */
+	if (sw->flags & BPFCMPDEL_F_SWEEP_VALUES && cmpdel_map_has_fields(map))
 		return -EINVAL;
 	return 0;
 }

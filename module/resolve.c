@@ -25,6 +25,7 @@
 #include <linux/security.h>
 #include <linux/static_call.h>
 #include <linux/string.h>
+#include <linux/sysfs.h>
 #include <linux/uaccess.h>
 
 #include "compat/compat.h"
@@ -326,4 +327,17 @@ void cmpdel_report_call_paths(void)
 		pr_info("call target %s: endbr=%s path=static-call tramp=__SCT__bpfcmpdel_%s\n",
 			calls[i].name, has_endbr(calls[i].addr) ? "yes" : "no",
 			calls[i].name);
+}
+
+/* The same, for sysfs: "NAME endbr=yes|no path=static-call" per line. */
+ssize_t cmpdel_call_targets_show(char *buf)
+{
+	ssize_t len = 0;
+	int i;
+
+	for (i = 0; i < NR_CALLS; i++)
+		len += sysfs_emit_at(buf, len, "%s endbr=%s path=static-call\n",
+				     calls[i].name,
+				     has_endbr(calls[i].addr) ? "yes" : "no");
+	return len;
 }

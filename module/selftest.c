@@ -88,6 +88,7 @@ static int selftest_cmpdel(int fd, const void *key, const void *expected)
 		.flags = BPFCMPDEL_F_SNAPSHOT,
 		.offset = SELFTEST_OFFSET,
 		.size = SELFTEST_SIZE,
+		.cpu_stride = SELFTEST_SIZE,	/* packed, one region per CPU */
 		.expected = expected,
 	};
 	struct cmpdel_map_ref ref;

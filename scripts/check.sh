@@ -52,7 +52,9 @@ lib_install_works() {
 
 	rm -rf "$dest"
 	make -s -C "$top/lib" install DESTDIR="$dest" PREFIX=/usr || return
-	flags=$(PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_LIBDIR=$dest/usr/lib/pkgconfig \
+	# The installed .pc, and the system's for what it requires (libbpf).
+	flags=$(PKG_CONFIG_SYSROOT_DIR=$dest \
+		PKG_CONFIG_LIBDIR=$dest/usr/lib/pkgconfig:$(pkg-config --variable pc_path pkg-config) \
 		pkg-config --cflags --libs libbpfcmpdel) || return
 	[[ -f $dest/usr/include/bpfcmpdel/bpfcmpdel.h && -f $dest/usr/include/bpfcmpdel/ioctl.h ]] ||
 		return
@@ -113,7 +115,7 @@ run_step lib-install "$logs/lib-install.log" lib_install_works
 count_tap host "$logs/host.log"
 run_step bpf-skeletons "$logs/bpf-skeletons.log" build_bpf_skeletons
 run_step vm-test-build "$logs/vm-test-build.log" \
-	build_static "$build/bpfcmpdel_test" "$top/tests/bpfcmpdel_test.c"
+	build_static "$build/bpfcmpdel_test" "$top/tests/bpfcmpdel_test.c" "$top/tools/ctsim.c"
 run_step endbr-check-build "$logs/endbr-check-build.log" \
 	cc -static -O2 -Wall -Wextra -Werror -o "$build/endbr_check" "$top/tests/endbr_check.c"
 

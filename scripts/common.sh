@@ -32,8 +32,17 @@ dkms_build_module() {
 
 	rm -rf "$src"
 	mkdir -p "$dst"
-	cp -r "$top/dkms.conf" "$top/module" "$top/uapi" "$dst/"
+	copy_module_source "$dst"
 	kernel_dkms_build "$kver" "$src" "$build/dkms/tree-$kver"
+}
+
+# What DKMS ships: dkms.conf, module/ and uapi/, without a developer's build
+# products (built for whatever kernel, they must not leak into another's).
+copy_module_source() {
+	cp -r "$top/dkms.conf" "$top/module" "$top/uapi" "$1/"
+	find "$1/module" \( -name '*.o' -o -name '*.ko' -o -name '.*.cmd' -o \
+		-name '*.mod' -o -name '*.mod.c' -o -name 'modules.order' -o \
+		-name 'Module.symvers' \) -delete
 }
 
 # BPF programs the tests load, as libbpf skeletons in $build.
@@ -43,7 +52,7 @@ build_bpf_skeletons() {
 	for src in "$top"/tests/bpf/*.bpf.c; do
 		name=$(basename "$src" .bpf.c)
 		obj=$build/$name.bpf.o
-		clang -target bpf -D__TARGET_ARCH_x86 -O2 -g -Wall -I/usr/include/x86_64-linux-gnu \
+		clang -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -O2 -g -Wall -I/usr/include/x86_64-linux-gnu \
 			-c "$src" -o "$obj"
 		bpftool gen skeleton "$obj" name "${name}_bpf" >"$build/$name.skel.h"
 	done
@@ -55,7 +64,7 @@ build_static() {
 
 	shift
 	ksft=$(ksft_headers)
-	cc -static -O2 -g -Wall -Werror -Wno-unused-parameter -I"$ksft" -I"$build" -I"$top/lib/include" \
+	cc -static -O2 -g -Wall -Werror -Wno-unused-parameter -I"$ksft" -I"$build" -I"$top/lib/include" -I"$top/tests/bpf" -I"$top/tools" \
 		-I"$top/uapi" -o "$out" "$@" "$top/lib/libbpfcmpdel.a" \
 		-lbpf -lelf -lz -lpthread 2> >(grep -v 'statically linked applications' >&2)
 }

@@ -11,7 +11,7 @@ kver=${1:?sparse.sh KVER}
 src=$build/sparse
 rm -rf "$src"
 mkdir -p "$src"
-cp -r "$top/dkms.conf" "$top/module" "$top/uapi" "$src/"
+copy_module_source "$src"
 cd "$src/module"
 kernel_chroot_run "$kver" "$src" make -s KDIR="/lib/modules/$kver/build" sparse \
 	>"$build/sparse.log" 2>&1 || { cat "$build/sparse.log"; exit 1; }

@@ -5,7 +5,11 @@
  * BPFCMPDEL_IOC_DELETE deletes the element stored under @key in the BPF
  * hash map @map_fd only if the @compare_size bytes at @compare_offset of
  * its value equal the expected bytes.  Lookup, compare and unlink run
- * under the map's bucket lock.  What that excludes depends on the mode:
+ * under the map's bucket lock.  BPFCMPDEL_IOC_DELETE_BATCH does the same
+ * for an array of keys, BPFCMPDEL_IOC_SWEEP decides and deletes under each
+ * bucket's lock with no snapshot at all, and BPFCMPDEL_IOC_UPDATE is the
+ * matching compare-and-swap of a region.  What a delete excludes depends
+ * on the mode:
  *
  *   default      Atomic against every bucket-lock holder: syscall and
  *                BPF-helper updates that replace the element, deletes,
@@ -37,6 +41,14 @@
  *                Not for per-CPU maps (no atomic swap of every CPU's
  *                slot at once): -EINVAL.
  *
+ * BPFCMPDEL_IOC_UPDATE writes @compare_size new bytes from @value over the
+ * region if it still equals the expected bytes: with one cmpxchg for an
+ * aligned 4- or 8-byte region, or under the value's bpf_spin_lock with
+ * F_LOCK for any region.  A larger or unaligned region without F_LOCK is
+ * refused (-EINVAL): a lockless reader must never see it half-written.
+ * Per-CPU maps: one CPU's slot, with F_CPU.  0 means swapped; the other
+ * results are the delete's.
+ *
  * Results (the one list of them; the library and README point here):
  *   0            deleted
  *   -ENOENT      no element under @key
@@ -62,7 +74,8 @@
  *   -EBADF       @map_fd is not an open fd
  *   -EFAULT      the request, key or expected bytes are not readable
  *   -E2BIG       @size above PAGE_SIZE, or above the struct the module
- *                knows with a nonzero tail
+ *                knows with a nonzero tail; a batch or sweep beyond the
+ *                module's per-call bounds
  *   -ENOTTY      unknown ioctl command
  * No request is ever turned into an unconditional delete.
  */
@@ -92,6 +105,7 @@ struct bpfcmpdel_req {
 	__u32 cpu;		/* BPFCMPDEL_F_CPU: the CPU compared; else 0 */
 	__u32 reserved;		/* must be 0 */
 	__u64 tombstone;	/* BPFCMPDEL_F_TOMBSTONE: see above; else 0 */
+	__u64 value;		/* IOC_UPDATE: the new bytes; IOC_DELETE: 0 */
 };
 
 /*
@@ -116,11 +130,84 @@ struct bpfcmpdel_req {
  * the bare region.  The element, every CPU's slot, is still deleted.
  */
 #define BPFCMPDEL_F_CPU		_BITULL(3)
+/* Sweep: copy each deleted element's value out too. */
+#define BPFCMPDEL_F_SWEEP_VALUES	_BITULL(4)
 #define BPFCMPDEL_F_ALL		(BPFCMPDEL_F_SNAPSHOT | BPFCMPDEL_F_LOCK | \
 				 BPFCMPDEL_F_TOMBSTONE | BPFCMPDEL_F_CPU)
+#define BPFCMPDEL_F_SWEEP_ALL	(BPFCMPDEL_F_TOMBSTONE | BPFCMPDEL_F_SWEEP_VALUES)
 
 #define BPFCMPDEL_REQ_SIZE_VER0	40	/* up to compare_size */
-#define BPFCMPDEL_REQ_SIZE_VER1	56	/* cpu, reserved, tombstone */
+
+/*
+ * BPFCMPDEL_IOC_DELETE_BATCH: @count independent compare-and-deletes, each
+ * as BPFCMPDEL_IOC_DELETE with the same flags, region, @cpu and @tombstone
+ * (a GC judges one field, so one region for the batch keeps the arrays
+ * plain and the checks done once).  @keys holds @count keys; @expected
+ * holds @count entries of @compare_size bytes, or with F_SNAPSHOT of one
+ * lookup snapshot each (value_size bytes; per-CPU maps: one
+ * round_up(value_size, 8) slot per possible CPU; with F_CPU, one value).
+ * @results receives one __s32 per element: 0 or the delete's negative
+ * errno.  A missing key never stops the batch.  On return @count is the
+ * number of elements processed; if the call fails part-way (-EFAULT), the
+ * results of those elements were written unless @results itself faulted.
+ * At most BPFCMPDEL_BATCH_MAX elements per call (-E2BIG beyond).
+ */
+struct bpfcmpdel_batch_req {
+	__u32 size;
+	__u32 map_fd;
+	__u64 flags;		/* as for BPFCMPDEL_IOC_DELETE */
+	__u64 keys;		/* user pointer */
+	__u64 expected;		/* user pointer */
+	__u64 results;		/* user pointer to @count __s32, written */
+	__u32 count;		/* in: elements; out: elements processed */
+	__u32 compare_offset;
+	__u32 compare_size;
+	__u32 cpu;
+	__u64 tombstone;
+};
+
+#define BPFCMPDEL_BATCH_SIZE_VER0	64
+#define BPFCMPDEL_BATCH_MAX		_BITUL(20)
+
+/*
+ * BPFCMPDEL_IOC_SWEEP: walks buckets from @cursor and, under each bucket's
+ * lock, deletes every element whose unsigned native-endian @field_size (4
+ * or 8) byte field at @field_offset (naturally aligned) is below
+ * @threshold.  With F_TOMBSTONE the field is first swapped from the value
+ * just seen to @tombstone with one cmpxchg, and the element goes only if
+ * that succeeded, in the same critical section (the tombstone protocol,
+ * with no snapshot at all).  Deleted keys are copied to @keys, and with
+ * BPFCMPDEL_F_SWEEP_VALUES their values to @values, up to @max_out; the
+ * walk stops when @max_out elements went, @budget buckets were visited
+ * (0: BPFCMPDEL_SWEEP_BUDGET; at most BPFCMPDEL_SWEEP_BUDGET_MAX), or the
+ * map ended, and @cursor says where to go on (BPFCMPDEL_SWEEP_END: done).
+ * One bucket's chain is the most any lock is held for; the walk sets no
+ * LRU reference bits.  An element inserted into a bucket already passed is
+ * not seen by this walk; one inserted ahead of the cursor may be.
+ * Per-CPU maps and values with BTF-managed fields under F_SWEEP_VALUES are
+ * refused (-EINVAL).
+ */
+struct bpfcmpdel_sweep_req {
+	__u32 size;
+	__u32 map_fd;
+	__u64 flags;		/* F_TOMBSTONE, F_SWEEP_VALUES */
+	__u64 cursor;		/* in/out: next bucket; 0 to start */
+	__u64 threshold;
+	__u64 tombstone;
+	__u64 keys;		/* user pointer, room for @max_out keys */
+	__u64 values;		/* user pointer, with F_SWEEP_VALUES */
+	__u32 field_offset;
+	__u32 field_size;
+	__u32 max_out;		/* > 0 */
+	__u32 budget;		/* buckets; 0: the default */
+	__u32 nr_deleted;	/* out; 0 on input */
+	__u32 nr_scanned;	/* out: elements looked at; 0 on input */
+};
+
+#define BPFCMPDEL_SWEEP_SIZE_VER0	80
+#define BPFCMPDEL_SWEEP_END		(~0ULL)
+#define BPFCMPDEL_SWEEP_BUDGET		1024
+#define BPFCMPDEL_SWEEP_BUDGET_MAX	65536
 
 /*
  * 0xB9 is unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst
@@ -128,5 +215,8 @@ struct bpfcmpdel_req {
  */
 #define BPFCMPDEL_IOC_MAGIC	0xB9
 #define BPFCMPDEL_IOC_DELETE	_IOW(BPFCMPDEL_IOC_MAGIC, 1, struct bpfcmpdel_req)
+#define BPFCMPDEL_IOC_DELETE_BATCH _IOWR(BPFCMPDEL_IOC_MAGIC, 2, struct bpfcmpdel_batch_req)
+#define BPFCMPDEL_IOC_SWEEP	_IOWR(BPFCMPDEL_IOC_MAGIC, 3, struct bpfcmpdel_sweep_req)
+#define BPFCMPDEL_IOC_UPDATE	_IOW(BPFCMPDEL_IOC_MAGIC, 4, struct bpfcmpdel_req)
 
 #endif /* _UAPI_BPFCMPDEL_IOCTL_H */

@@ -11,6 +11,7 @@
 #ifndef __BPFCMPDEL_BPFCMPDEL_H
 #define __BPFCMPDEL_BPFCMPDEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 #include <linux/types.h>
@@ -86,6 +87,126 @@ BPFCMPDEL_API int bpfcmpdel_delete_snapshot(int map_fd, const void *key,
 					    const void *snapshot, __u32 offset,
 					    __u32 size,
 					    const struct bpfcmpdel_opts *opts);
+
+/*
+ * bpfcmpdel_update() - compare-and-swap: write the @size bytes at @value
+ * over the region at @offset if it still equals @expected (one cmpxchg for
+ * an aligned 4- or 8-byte region; any region under the value's spin lock
+ * with BPFCMPDEL_F_LOCK; per-CPU maps: one CPU's slot, BPFCMPDEL_F_CPU).
+ * 0 if swapped; otherwise as bpfcmpdel_delete().
+ */
+BPFCMPDEL_API int bpfcmpdel_update(int map_fd, const void *key,
+				   const void *expected, const void *value,
+				   __u32 offset, __u32 size,
+				   const struct bpfcmpdel_opts *opts);
+
+/*
+ * bpfcmpdel_delete_batch() - *@count independent compare-and-deletes in
+ * one call (any number: the kernel works in bounded chunks).  @keys holds
+ * *@count keys back to back; @expected *@count regions of @size bytes, or
+ * with BPFCMPDEL_F_SNAPSHOT *@count lookup snapshots; @results gets each
+ * element's result (0, -ENOENT, -EBUSY, ...).  A missing key never stops
+ * the batch.  On return *@count is the number processed, also when the
+ * call fails part-way with -EFAULT.  Every mode of bpfcmpdel_delete().
+ */
+BPFCMPDEL_API int bpfcmpdel_delete_batch(int map_fd, const void *keys,
+					 const void *expected, __s32 *results,
+					 __u32 *count, __u32 offset, __u32 size,
+					 const struct bpfcmpdel_opts *opts);
+
+struct bpfcmpdel_sweep_opts {
+	size_t sz;
+	__u64 flags;		/* BPFCMPDEL_F_TOMBSTONE */
+	__u64 tombstone;
+	void *keys;		/* required: room for max_out keys */
+	void *values;		/* optional: room for max_out values */
+	__u32 max_out;		/* required */
+	__u32 budget;		/* buckets per call; 0: the kernel's default */
+	__u64 *nr_scanned;	/* optional: elements looked at, added to */
+	size_t :0;
+};
+#define bpfcmpdel_sweep_opts__last_field nr_scanned
+
+#define BPFCMPDEL_SWEEP_OPTS(NAME, ...)					\
+	struct bpfcmpdel_sweep_opts NAME = ({				\
+		memset(&NAME, 0, sizeof(struct bpfcmpdel_sweep_opts));	\
+		(struct bpfcmpdel_sweep_opts) {				\
+			.sz = sizeof(struct bpfcmpdel_sweep_opts),	\
+			__VA_ARGS__					\
+		};							\
+	})
+
+/*
+ * bpfcmpdel_sweep() - one call of the in-kernel expiry sweep: from bucket
+ * *@cursor (0 to start), delete under each bucket's lock every element
+ * whose unsigned @field_size (4 or 8) byte field at @field_offset is below
+ * @threshold, copying their keys (and values) out.  *@nr_deleted says how
+ * many; *@cursor where to go on, BPFCMPDEL_SWEEP_END when the map is done.
+ * See BPFCMPDEL_IOC_SWEEP in <bpfcmpdel/ioctl.h> for what a concurrent
+ * insert may see and the tombstone mode.
+ */
+BPFCMPDEL_API int bpfcmpdel_sweep(int map_fd, __u64 *cursor, __u32 field_offset,
+				  __u32 field_size, __u64 threshold,
+				  __u32 *nr_deleted,
+				  const struct bpfcmpdel_sweep_opts *opts);
+
+/* What a GC pass did. */
+struct bpfcmpdel_gc_stats {
+	__u64 scanned;		/* elements looked at */
+	__u64 deleted;
+	__u64 changed;		/* kept: refreshed since the snapshot */
+	__u64 gone;		/* already deleted by someone else */
+	__u64 failed;		/* any other per-element result */
+};
+
+/* Whether a snapshot entry is expired, for bpfcmpdel_gc_snapshot(). */
+typedef bool (*bpfcmpdel_expired_fn)(const void *key, const void *value,
+				     void *ctx);
+
+struct bpfcmpdel_gc_opts {
+	size_t sz;
+	__u64 flags;		/* BPFCMPDEL_F_TOMBSTONE, BPFCMPDEL_F_LOCK */
+	__u64 tombstone;
+	__u32 budget;		/* sweep: buckets per call */
+	/* sweep: called with each round's deleted keys (NAT, metrics, ...) */
+	void (*on_deleted)(const void *keys, __u32 n, void *ctx);
+	/* sweep: called after each round with the cursor reached */
+	void (*on_progress)(__u64 cursor, void *ctx);
+	void *ctx;
+	size_t :0;
+};
+#define bpfcmpdel_gc_opts__last_field ctx
+
+#define BPFCMPDEL_GC_OPTS(NAME, ...)					\
+	struct bpfcmpdel_gc_opts NAME = ({				\
+		memset(&NAME, 0, sizeof(struct bpfcmpdel_gc_opts));	\
+		(struct bpfcmpdel_gc_opts) {				\
+			.sz = sizeof(struct bpfcmpdel_gc_opts),		\
+			__VA_ARGS__					\
+		};							\
+	})
+
+/*
+ * bpfcmpdel_gc_sweep() - a whole GC pass with the in-kernel sweep: every
+ * element whose field is below @threshold goes, decided under its bucket's
+ * lock, so no snapshot can go stale.  A handful of syscalls per pass.
+ */
+BPFCMPDEL_API int bpfcmpdel_gc_sweep(int map_fd, __u32 field_offset,
+				     __u32 field_size, __u64 threshold,
+				     struct bpfcmpdel_gc_stats *stats,
+				     const struct bpfcmpdel_gc_opts *opts);
+
+/*
+ * bpfcmpdel_gc_snapshot() - a GC pass for callers with a predicate of
+ * their own: BPF_MAP_LOOKUP_BATCH snapshots, @expired judges each entry,
+ * and the expired go in batched compare-and-deletes on the region at
+ * @offset, @size of the snapshot (refreshed ones are kept and counted as
+ * changed).
+ */
+BPFCMPDEL_API int bpfcmpdel_gc_snapshot(int map_fd, __u32 offset, __u32 size,
+					bpfcmpdel_expired_fn expired,
+					struct bpfcmpdel_gc_stats *stats,
+					const struct bpfcmpdel_gc_opts *opts);
 
 /*
  * bpfcmpdel_device_fd() - the library's fd for /dev/bpfcmpdel.

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-2.0
+/* See ctsim.h. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <bpfcmpdel/bpfcmpdel.h>
+
+#include "ct.h"
+#include "ct.skel.h"
+#include "ctsim.h"
+
+#define NOW		1000000ULL
+#define TOMBSTONE	(~0ULL)
+#define BATCH		1024
+
+const char *const ctsim_gc_names[NR_CTSIM_GC] = {
+	[CTSIM_GC_DELETE]	= "(a) snapshot + BPF_MAP_DELETE_ELEM",
+	[CTSIM_GC_CMPDEL]	= "(b) compare-and-delete",
+	[CTSIM_GC_LOCK]		= "(c) lock mode, datapath locks",
+	[CTSIM_GC_TOMBSTONE]	= "(d) tombstone mode, datapath CAS",
+};
+
+const char *const ctsim_method =
+	"live flows wrongly deleted: flows whose revive the datapath completed\n"
+	"(recorded by the BPF program in a map the GC never touches) and that are\n"
+	"absent from the CT map after the run. A revive landing after the GC's\n"
+	"delete re-creates the flow, so it is not counted; only refreshes the\n"
+	"GC destroyed are.";
+
+struct ctsim {
+	struct ct_bpf *skel;
+	int map_fd;
+	const struct ctsim_config *cfg;
+	struct ct_key *revive;	/* the idle flows the datapath revives */
+	pthread_barrier_t start;
+	__u32 revived[64];
+	int errors;
+};
+
+static struct ct_key flow_key(__u32 i)
+{
+	struct ct_key k = {
+		.saddr = 0x0a000000 | i, .daddr = 0x0a800000 | (i * 7919),
+		.sport = (__u16)(1024 + i), .dport = 443, .proto = 6,
+	};
+	return k;
+}
+
+/* Even flows are live, odd ones idle (expired a while ago). */
+static __u64 initial_lifetime(__u32 i)
+{
+	return i % 2 ? NOW - 1 - i : NOW + CT_TTL;
+}
+
+static int populate(struct ctsim *s, enum ctsim_gc gc)
+{
+	struct ct_locked_entry le = {};
+	struct ct_entry e = {};
+	struct ct_key k;
+	__u32 i;
+
+	for (i = 0; i < s->cfg->flows; i++) {
+		k = flow_key(i);
+		e.lifetime = le.lifetime = initial_lifetime(i);
+		if (bpf_map_update_elem(s->map_fd, &k,
+					gc == CTSIM_GC_LOCK ? (void *)&le : (void *)&e,
+					BPF_NOEXIST))
+			return -errno;
+	}
+	return 0;
+}
+
+/* @revive idle flows, in an order of their own (fixed by the seed). */
+static int pick_revive(struct ctsim *s)
+{
+	__u32 n = s->cfg->revive, idle = s->cfg->flows / 2, i, j, t;
+	unsigned int seed = s->cfg->seed;
+	__u32 *order;
+
+	if (n > idle)
+		return -EINVAL;
+	order = calloc(idle, sizeof(*order));
+	s->revive = calloc(n, sizeof(*s->revive));
+	if (!order || !s->revive) {
+		free(order);
+		return -ENOMEM;
+	}
+	for (i = 0; i < idle; i++)
+		order[i] = 2 * i + 1;
+	for (i = 0; i < n; i++) {
+		j = i + rand_r(&seed) % (idle - i);
+		t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+		s->revive[i] = flow_key(order[i]);
+	}
+	free(order);
+	return 0;
+}
+
+struct dp_arg {
+	struct ctsim *s;
+	__u32 id;
+};
+
+static void *datapath_thread(void *arg)
+{
+	struct dp_arg *a = arg;
+	struct ctsim *s = a->s;
+	struct ct_packet pkt = { .now = NOW };
+	LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = &pkt,
+		    .data_size_in = sizeof(pkt));
+	int fd = bpf_program__fd(s->skel->progs.datapath);
+	__u32 i;
+
+	pthread_barrier_wait(&s->start);
+	for (i = a->id; i < s->cfg->revive; i += s->cfg->threads) {
+		pkt.key = s->revive[i];
+		if (bpf_prog_test_run_opts(fd, &run) || run.retval != XDP_PASS)
+			__atomic_add_fetch(&s->errors, 1, __ATOMIC_RELAXED);
+		else
+			s->revived[a->id]++;
+	}
+	return NULL;
+}
+
+static int gc_delete(struct ctsim *s, enum ctsim_gc gc, const struct ct_key *k,
+		     const void *snap)
+{
+	const __u64 *life = snap;	/* lifetime leads both value types */
+	BPFCMPDEL_OPTS(opts);
+
+	switch (gc) {
+	case CTSIM_GC_DELETE:
+		return bpf_map_delete_elem(s->map_fd, k) ? -errno : 0;
+	case CTSIM_GC_LOCK:
+		opts.flags = BPFCMPDEL_F_LOCK;
+		break;
+	case CTSIM_GC_TOMBSTONE:
+		opts.flags = BPFCMPDEL_F_TOMBSTONE;
+		opts.tombstone = TOMBSTONE;
+		break;
+	default:
+		break;
+	}
+	return bpfcmpdel_delete(s->map_fd, k, life, 0, sizeof(*life), &opts);
+}
+
+static void tally(struct ctsim_result *res, int ret)
+{
+	if (!ret)
+		res->deleted++;
+	else if (ret == -EBUSY)
+		res->kept++;
+	else if (ret == -ENOENT)
+		res->gone++;
+	else
+		res->other++;
+}
+
+/* The GC: a batch snapshot of the whole map, then deletes of the expired. */
+static int gc_pass(struct ctsim *s, enum ctsim_gc gc, struct ctsim_result *res)
+{
+	size_t vsize = gc == CTSIM_GC_LOCK ? sizeof(struct ct_locked_entry) :
+					     sizeof(struct ct_entry);
+	__u32 cap = s->cfg->flows, n = 0, count, i;
+	struct ct_key *keys = calloc(cap, sizeof(*keys));
+	char *vals = calloc(cap, vsize);
+	__u64 in_batch = 0, out_batch;
+	void *in = NULL;
+	int ret = 0;
+
+	if (!keys || !vals) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	do {
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+		count = cap - n < BATCH ? cap - n : BATCH;
+		ret = bpf_map_lookup_batch(s->map_fd, in, &out_batch, keys + n,
+					   vals + n * vsize, &count, &bo);
+		n += count;
+		in_batch = out_batch;
+		in = &in_batch;
+	} while (!ret && n < cap);
+	if (ret && errno != ENOENT) {
+		ret = -errno;
+		goto out;
+	}
+	ret = 0;
+	res->scanned = n;
+
+	/* The datapath starts reviving as the GC starts deleting. */
+	pthread_barrier_wait(&s->start);
+	for (i = 0; i < n; i++) {
+		const void *snap = vals + i * vsize;
+
+		if (*(const __u64 *)snap >= NOW)
+			continue;
+		res->expired++;
+		tally(res, gc_delete(s, gc, &keys[i], snap));
+	}
+out:
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+static void count_lost(struct ctsim *s, enum ctsim_gc gc, struct ctsim_result *res)
+{
+	int refreshed = bpf_map__fd(s->skel->maps.refreshed);
+	struct ct_locked_entry v;
+	__u64 life;
+	__u32 i;
+
+	for (i = 0; i < s->cfg->revive; i++) {
+		if (bpf_map_lookup_elem(refreshed, &s->revive[i], &life))
+			continue;
+		if (bpf_map_lookup_elem(s->map_fd, &s->revive[i], &v))
+			res->lost++;
+	}
+	for (i = 0; i < s->cfg->threads; i++)
+		res->revived += s->revived[i];
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int ctsim_run(enum ctsim_gc gc, const struct ctsim_config *cfg,
+	      struct ctsim_result *res)
+{
+	struct dp_arg args[64];
+	pthread_t tids[64];
+	struct ctsim s = { .cfg = cfg };
+	double t0;
+	__u32 i;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	if (!cfg->threads || cfg->threads > 64 || cfg->flows > CT_MAX_FLOWS)
+		return -EINVAL;
+	s.skel = ct_bpf__open_and_load();
+	if (!s.skel) {
+		fprintf(stderr, "ctsim: loading ct.bpf.o: %s\n", strerror(errno));
+		return -errno;
+	}
+	s.skel->bss->mode = gc == CTSIM_GC_LOCK ? CT_LOCK :
+			    gc == CTSIM_GC_TOMBSTONE ? CT_CAS : CT_PLAIN;
+	s.skel->bss->tombstone = TOMBSTONE;
+	s.map_fd = gc == CTSIM_GC_LOCK ? bpf_map__fd(s.skel->maps.ct_locked) :
+					 bpf_map__fd(s.skel->maps.ct_lru);
+	ret = populate(&s, gc) ?: pick_revive(&s);
+	if (ret)
+		goto out;
+	ret = pthread_barrier_init(&s.start, NULL, cfg->threads + 1);
+	if (ret) {
+		ret = -ret;
+		goto out;
+	}
+	for (i = 0; i < cfg->threads; i++) {
+		args[i] = (struct dp_arg){ .s = &s, .id = i };
+		pthread_create(&tids[i], NULL, datapath_thread, &args[i]);
+	}
+	t0 = now_seconds();
+	ret = gc_pass(&s, gc, res);
+	if (ret)	/* the threads still wait for the GC to start */
+		pthread_barrier_wait(&s.start);
+	for (i = 0; i < cfg->threads; i++)
+		pthread_join(tids[i], NULL);
+	res->seconds = now_seconds() - t0;
+	pthread_barrier_destroy(&s.start);
+	count_lost(&s, gc, res);
+	if (s.errors) {
+		fprintf(stderr, "ctsim: %d datapath runs failed\n", s.errors);
+		ret = ret ?: -EIO;
+	}
+out:
+	free(s.revive);
+	ct_bpf__destroy(s.skel);
+	return ret;
+}
