@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-#   make                 module (for KVER/KDIR, default: running kernel) + library
+#   make                 module (for KVER/KDIR, default: running kernel),
+#                        library and the bpfcmpdel command
 #   make demo            install what is missing, run the demo in a VM
 #   make check           install what is missing, run every test
 #   make bench           compare-delete next to plain delete, in a VM
 #   make support-table   the README's support table, from the last full check
 #   make style           checkpatch and sparse on the module, shellcheck
-#   make install         the library (PREFIX, DESTDIR)
+#   make install         the library and the command (PREFIX, DESTDIR)
 #   make dkms-install    register, build and install the module with DKMS
 #                        (for KVER, default: the running kernel)
 #   make dkms-uninstall
@@ -21,7 +22,7 @@ DKMS_SRC := /usr/src/bpfcmpdel-$(VERSION)
 UDEV_RULES := /etc/udev/rules.d/60-bpfcmpdel.rules
 CHECKPATCH_DIR := build/checkpatch
 
-all: module lib
+all: module lib cli
 
 module:
 	$(MAKE) -C module KVER=$(KVER) KDIR=$(KDIR)
@@ -29,8 +30,12 @@ module:
 lib:
 	$(MAKE) -C lib
 
-install: lib
+cli: lib
+	$(MAKE) -C cli
+
+install: lib cli
 	$(MAKE) -C lib install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	$(MAKE) -C cli install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 
 demo:
 	scripts/demo.sh
@@ -75,6 +80,7 @@ dkms-uninstall:
 clean:
 	-$(MAKE) -C module clean
 	$(MAKE) -C lib clean
+	$(MAKE) -C cli clean
 	rm -rf build
 
-.PHONY: all module lib install demo check bench support-table style dkms-install dkms-uninstall clean
+.PHONY: all module lib cli install demo check bench support-table style dkms-install dkms-uninstall clean

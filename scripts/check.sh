@@ -58,6 +58,12 @@ lib_install_works() {
 		pkg-config --cflags --libs libbpfcmpdel) || return
 	[[ -f $dest/usr/include/bpfcmpdel/bpfcmpdel.h && -f $dest/usr/include/bpfcmpdel/ioctl.h ]] ||
 		return
+	# The command, its man page and completion, from the same install.
+	make -s -C "$top/cli" install DESTDIR="$dest" PREFIX=/usr CFLAGS="-O2 -g -Werror" &&
+		make -s -C "$top/cli" clean || return
+	[[ -f $dest/usr/share/man/man8/bpfcmpdel.8 &&
+		-f $dest/usr/share/bash-completion/completions/bpfcmpdel ]] || return
+	"$dest/usr/sbin/bpfcmpdel" --version | grep -qx "bpfcmpdel $pkg_version" || return
 	# shellcheck disable=SC2086 # pkg-config's flags are separate words
 	cc -o "$build/pc-consumer" "$top/tools/demo.c" $flags -lbpf
 }
@@ -107,11 +113,18 @@ run_step lib-build "$logs/lib-build.log" build_lib
 run_step lib-test-build "$logs/lib-test-build.log" \
 	build_static "$build/lib_test" "$top/tests/lib_test.c"
 run_step btf-reader-test-build "$logs/btf-reader-build.log" build_btf_reader_test
+run_step cli-build "$logs/cli-build.log" \
+	build_static "$build/bpfcmpdel" "$top/cli/bpfcmpdel.c"
+run_step cli-test-build "$logs/cli-test-build.log" \
+	build_static "$build/cli_test" "$top/tests/cli_test.c"
 run_step lib-install "$logs/lib-install.log" lib_install_works
 : >"$logs/host.log"
 [[ -x $build/lib_test ]] && run_framed "$logs/host.log" lib_test "$build/lib_test"
 [[ -x $build/btf_reader_test ]] &&
 	run_framed "$logs/host.log" btf_reader_test "$build/btf_reader_test"
+[[ -x $build/cli_test && -x $build/bpfcmpdel ]] &&
+	run_framed "$logs/host.log" cli_test env BPFCMPDEL_CLI="$build/bpfcmpdel" \
+		"$build/cli_test"
 count_tap host "$logs/host.log"
 run_step bpf-skeletons "$logs/bpf-skeletons.log" build_bpf_skeletons
 run_step vm-test-build "$logs/vm-test-build.log" \
@@ -136,13 +149,15 @@ vm_tests() {	# vm_tests LINE
 		tail -n 40 "$logs/dkms-$kver.log"
 		return
 	fi
-	[[ -x $build/bpfcmpdel_test && -x $build/lib_test && -x $build/endbr_check ]] || return
+	[[ -x $build/bpfcmpdel_test && -x $build/lib_test && -x $build/endbr_check &&
+		-x $build/cli_test && -x $build/bpfcmpdel ]] || return
 
 	vm_log=$logs/vm-$kver.log
 	echo "check: booting $kver under QEMU (TCG)"
 	if "$top/tests/vm/run.sh" --kernel "$(kernel_image "$kver")" --ko "$ko" \
 		--bin "$build/bpfcmpdel_test" --bin "$build/lib_test" \
 		--bin "$build/endbr_check" --bin "$top/tests/vm/guest-tests.sh" \
+		--bin "$build/cli_test" --bin "$build/bpfcmpdel" \
 		--timeout 1500 --cmd 'guest-tests.sh' --log "$vm_log" \
 		>/dev/null 2>"$logs/vm-run-$kver.log"; then
 		record "vm $kver: module loaded, guest ran, kernel log clean" ok

@@ -64,7 +64,8 @@ build_static() {
 
 	shift
 	ksft=$(ksft_headers)
-	cc -static -O2 -g -Wall -Werror -Wno-unused-parameter -I"$ksft" -I"$build" -I"$top/lib/include" -I"$top/tests/bpf" -I"$top/tools" \
+	cc -static -O2 -g -Wall -Werror -Wno-unused-parameter \
+		-DBPFCMPDEL_CLI_VERSION="\"$pkg_version\"" -I"$ksft" -I"$build" -I"$top/lib/include" -I"$top/tests/bpf" -I"$top/tools" \
 		-I"$top/uapi" -o "$out" "$@" "$top/lib/libbpfcmpdel.a" \
 		-lbpf -lelf -lz -lpthread 2> >(grep -v 'statically linked applications' >&2)
 }

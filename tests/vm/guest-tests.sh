@@ -81,10 +81,12 @@ checks guest-load module_ready call_paths_are_direct
 
 run_bin bpfcmpdel_test bpfcmpdel_test
 run_bin lib_test lib_test
+run_bin cli_test env BPFCMPDEL_CLI=/bin/bpfcmpdel cli_test
 
 checks guest-unload rmmod_refused_while_open rmmod_after_close
-# With the module gone, the library's device-absent paths run for real,
-# and one test loads it again under a running caller.
+# With the module gone, the library's and the command's device-absent
+# paths run for real, and one library test loads it again under a caller.
+run_bin cli_test-unloaded env BPFCMPDEL_CLI=/bin/bpfcmpdel cli_test
 run_bin lib_test-unloaded env BPFCMPDEL_LOAD_CMD="insmod /bpfcmpdel.ko" lib_test
 checks guest-reload reloaded
 exit 0

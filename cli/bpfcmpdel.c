@@ -1,0 +1,711 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * bpfcmpdel: the operator's command for conditional deletes, compare-and-
+ * swap and the expiry sweep on BPF hash maps, spelled as bpftool spells
+ * maps and bytes.  See bpfcmpdel(8).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <bpfcmpdel/bpfcmpdel.h>
+
+/* Exit statuses: one per outcome a script may branch on (see the man page). */
+enum {
+	EXIT_DONE = 0,
+	EXIT_CHANGED = 1,	/* -EBUSY: the region differs, nothing done */
+	EXIT_ABSENT = 2,	/* -ENOENT */
+	EXIT_UNSUPPORTED = 3,	/* -EOPNOTSUPP */
+	EXIT_RETRY = 4,		/* -EAGAIN */
+	EXIT_USAGE = 64,	/* bad arguments or bytes (sysexits' EX_USAGE) */
+	EXIT_NOMAP = 66,	/* no such map (EX_NOINPUT) */
+	EXIT_NOMODULE = 69,	/* module not loaded (EX_UNAVAILABLE) */
+	EXIT_FAILED = 71,	/* any other failure (EX_OSERR) */
+	EXIT_PERM = 77,		/* no permission (EX_NOPERM) */
+};
+
+#define MAX_BYTES 4096
+
+static bool json, quiet;
+static const char *prog = "bpfcmpdel";
+
+/* One line on stderr, and the status to exit with. */
+static int fail(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (json) {
+		char msg[512];
+
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		printf("{\"error\":\"");
+		for (const char *c = msg; *c; c++)
+			printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+		printf("\",\"status\":%d}\n", status);
+	}
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return status;
+}
+
+/* --- arguments: maps and bytes, as bpftool spells them ------------------ */
+
+static bool is_prefix(const char *arg, const char *word)
+{
+	return *arg && !strncmp(word, arg, strlen(arg));
+}
+
+/* Whether @arg is a keyword that ends a byte list. */
+static bool is_keyword(const char *arg)
+{
+	static const char *const words[] = {
+		"key", "expect", "value", "lock", "tombstone", "field",
+		"older-than", "batch", "dry-run",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcmp(arg, words[i]))
+			return true;
+	return false;
+}
+
+static int parse_byte(const char *s, bool hex, unsigned char *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, hex ? 16 : 0);
+	if (errno || *end || end == s || v > 0xff)
+		return -1;
+	*out = (unsigned char)v;
+	return 0;
+}
+
+/*
+ * BYTES at argv[*i]: "hex" then hex bytes, or bytes in decimal (0x, 0
+ * prefixes as C).  @want > 0: exactly that many; 0: up to the next
+ * keyword.  Returns the count, or -1 after a message.
+ */
+static int parse_bytes(int argc, char **argv, int *i, const char *what,
+		       unsigned char *out, int want)
+{
+	bool hex = false;
+	int n = 0;
+
+	if (*i < argc && !strcmp(argv[*i], "hex")) {
+		hex = true;
+		(*i)++;
+	}
+	while (*i < argc && (want ? n < want : !is_keyword(argv[*i]))) {
+		if (n == MAX_BYTES || parse_byte(argv[*i], hex, &out[n])) {
+			fail(EXIT_USAGE, "%s: '%s' is not a byte%s", what, argv[*i],
+			     hex ? " in hex" : " (decimal, 0x.. or hex ..)");
+			return -1;
+		}
+		n++;
+		(*i)++;
+	}
+	if (!n || (want && n != want)) {
+		fail(EXIT_USAGE, "%s: %d bytes given, %d expected", what, n, want ? want : 1);
+		return -1;
+	}
+	return n;
+}
+
+static int parse_u32(const char *s, __u32 *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end || end == s || v > UINT32_MAX)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_u64(const char *s, __u64 *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end || end == s || *s == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+struct map {
+	int fd;
+	struct bpf_map_info info;
+};
+
+static int map_status(int err)
+{
+	return err == EPERM || err == EACCES ? EXIT_PERM :
+	       err == ENOENT ? EXIT_NOMAP : EXIT_FAILED;
+}
+
+static int map_by_name(const char *name, struct map *m)
+{
+	__u32 id = 0, len;
+	int fd, found = -1;
+	struct bpf_map_info info;
+
+	while (!bpf_map_get_next_id(id, &id)) {
+		fd = bpf_map_get_fd_by_id(id);
+		if (fd < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+		    !strncmp(info.name, name, sizeof(info.name))) {
+			if (found >= 0) {
+				close(fd);
+				close(found);
+				return fail(EXIT_USAGE, "more than one map is named '%s': use id",
+					    name);
+			}
+			found = fd;
+			continue;
+		}
+		close(fd);
+	}
+	if (found < 0)
+		return fail(errno == EPERM ? EXIT_PERM : EXIT_NOMAP,
+			    "no map named '%s'", name);
+	m->fd = found;
+	return 0;
+}
+
+/* MAP at argv[*i]: "pinned PATH", "id N" or "name NAME". */
+static int parse_map(int argc, char **argv, int *i, struct map *m)
+{
+	const char *how, *what;
+	__u32 id, len = sizeof(m->info);
+	int ret;
+
+	if (*i + 1 >= argc)
+		return fail(EXIT_USAGE, "MAP must be 'pinned PATH', 'id N' or 'name NAME'");
+	how = argv[(*i)++];
+	what = argv[(*i)++];
+	if (!strcmp(how, "pinned")) {
+		m->fd = bpf_obj_get(what);
+		if (m->fd < 0)
+			return fail(map_status(errno), "pinned %s: %s", what, strerror(errno));
+	} else if (!strcmp(how, "id")) {
+		if (parse_u32(what, &id))
+			return fail(EXIT_USAGE, "id '%s' is not a number", what);
+		m->fd = bpf_map_get_fd_by_id(id);
+		if (m->fd < 0)
+			return fail(map_status(errno), "map id %u: %s", id, strerror(errno));
+	} else if (!strcmp(how, "name")) {
+		ret = map_by_name(what, m);
+		if (ret)
+			return ret;
+	} else {
+		return fail(EXIT_USAGE, "MAP must be 'pinned PATH', 'id N' or 'name NAME', not '%s'",
+			    how);
+	}
+	memset(&m->info, 0, sizeof(m->info));
+	if (bpf_obj_get_info_by_fd(m->fd, &m->info, &len))
+		return fail(EXIT_USAGE, "%s %s is not a BPF map", how, what);
+	return 0;
+}
+
+static int expect_word(int argc, char **argv, int *i, const char *word)
+{
+	if (*i >= argc || strcmp(argv[*i], word))
+		return fail(EXIT_USAGE, "expected '%s'%s%s", word,
+			    *i < argc ? ", not " : " at the end", *i < argc ? argv[*i] : "");
+	(*i)++;
+	return 0;
+}
+
+/* --- results --------------------------------------------------------------- */
+
+struct outcome {
+	int err;		/* negative errno, or 0 */
+	const char *word;	/* stable name for scripts and JSON */
+	int status;
+};
+
+static struct outcome outcome_of(int err, const char *done)
+{
+	switch (-err) {
+	case 0: return (struct outcome){ 0, done, EXIT_DONE };
+	case EBUSY: return (struct outcome){ err, "changed", EXIT_CHANGED };
+	case ENOENT: return (struct outcome){ err, "absent", EXIT_ABSENT };
+	case EOPNOTSUPP: return (struct outcome){ err, "unsupported", EXIT_UNSUPPORTED };
+	case EAGAIN: return (struct outcome){ err, "retry", EXIT_RETRY };
+	case EINVAL: return (struct outcome){ err, "invalid", EXIT_USAGE };
+	case ENODEV: return (struct outcome){ err, "no-module", EXIT_NOMODULE };
+	case EPERM:
+	case EACCES: return (struct outcome){ err, "permission", EXIT_PERM };
+	default: return (struct outcome){ err, "failed", EXIT_FAILED };
+	}
+}
+
+static int report(struct outcome o, const char *detail)
+{
+	if (json)
+		printf("{\"result\":\"%s\",\"errno\":%d}\n", o.word, -o.err);
+	else if (!quiet && !o.err)
+		printf("%s\n", o.word);
+	if (o.err && !json)
+		fprintf(stderr, "%s: %s: %s (%s)\n", prog, o.word, detail, strerror(-o.err));
+	return o.status;
+}
+
+/* --- delete and update ------------------------------------------------------ */
+
+struct single {
+	struct map map;
+	unsigned char key[MAX_BYTES], expect[MAX_BYTES], value[MAX_BYTES];
+	__u32 offset;
+	int size;
+	struct bpfcmpdel_opts opts;
+};
+
+static int usage_delete(FILE *f)
+{
+	fprintf(f, "Usage: %s delete MAP key BYTES expect OFFSET BYTES [lock | tombstone BYTES]\n"
+		"  Delete the element under the key only if the bytes at OFFSET of its\n"
+		"  value are still BYTES.  MAP := pinned PATH | id N | name NAME;\n"
+		"  BYTES := [hex] BYTE...  Exit status: 0 deleted, 1 changed, 2 absent,\n"
+		"  3 unsupported map, 4 retry, 64 bad input, 66 no map, 69 no module,\n"
+		"  77 no permission.\n", prog);
+	return f == stdout ? 0 : EXIT_USAGE;
+}
+
+static int usage_update(FILE *f)
+{
+	fprintf(f, "Usage: %s update MAP key BYTES expect OFFSET BYTES value BYTES [lock]\n"
+		"  Compare-and-swap: write the value BYTES at OFFSET only if the bytes\n"
+		"  there are still the expect BYTES (an aligned 4 or 8 bytes, or any\n"
+		"  size with lock).  Exit status as for delete, 0 meaning swapped.\n", prog);
+	return f == stdout ? 0 : EXIT_USAGE;
+}
+
+static bool wants_help(int argc, char **argv)
+{
+	return argc > 1 && (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+			    !strcmp(argv[1], "-h"));
+}
+
+/* MAP key BYTES expect OFFSET BYTES, shared by delete and update. */
+static int parse_single(int argc, char **argv, int *i, struct single *s)
+{
+	int ret;
+
+	ret = parse_map(argc, argv, i, &s->map);
+	if (ret)
+		return ret;
+	if (expect_word(argc, argv, i, "key") ||
+	    parse_bytes(argc, argv, i, "key", s->key, s->map.info.key_size) < 0 ||
+	    expect_word(argc, argv, i, "expect"))
+		return EXIT_USAGE;
+	if (*i >= argc || parse_u32(argv[*i], &s->offset))
+		return fail(EXIT_USAGE, "expect: OFFSET must be a number");
+	(*i)++;
+	s->size = parse_bytes(argc, argv, i, "expect", s->expect, 0);
+	return s->size < 0 ? EXIT_USAGE : 0;
+}
+
+static int parse_tombstone(int argc, char **argv, int *i, struct single *s)
+{
+	unsigned char t[8] = {};
+	int n;
+
+	if (s->size != 4 && s->size != 8)
+		return fail(EXIT_USAGE, "tombstone: the expect BYTES must be 4 or 8 bytes");
+	n = parse_bytes(argc, argv, i, "tombstone", t, s->size);
+	if (n < 0)
+		return EXIT_USAGE;
+	memcpy(&s->opts.tombstone, t, sizeof(t));	/* native byte order */
+	s->opts.flags |= BPFCMPDEL_F_TOMBSTONE;
+	return 0;
+}
+
+static int cmd_delete(int argc, char **argv)
+{
+	struct single s = { .opts = { .sz = sizeof(s.opts) } };
+	int i = 1, ret;
+
+	if (wants_help(argc, argv))
+		return usage_delete(stdout);
+	ret = parse_single(argc, argv, &i, &s);
+	if (ret)
+		return ret;
+	if (i < argc && !strcmp(argv[i], "lock")) {
+		s.opts.flags |= BPFCMPDEL_F_LOCK;
+		i++;
+	} else if (i < argc && !strcmp(argv[i], "tombstone")) {
+		i++;
+		ret = parse_tombstone(argc, argv, &i, &s);
+		if (ret)
+			return ret;
+	}
+	if (i < argc)
+		return fail(EXIT_USAGE, "delete: unexpected '%s'", argv[i]);
+	ret = bpfcmpdel_delete(s.map.fd, s.key, s.expect, s.offset, s.size, &s.opts);
+	return report(outcome_of(ret, "deleted"), "delete");
+}
+
+static int cmd_update(int argc, char **argv)
+{
+	struct single s = { .opts = { .sz = sizeof(s.opts) } };
+	int i = 1, ret;
+
+	if (wants_help(argc, argv))
+		return usage_update(stdout);
+	ret = parse_single(argc, argv, &i, &s);
+	if (ret)
+		return ret;
+	if (expect_word(argc, argv, &i, "value") ||
+	    parse_bytes(argc, argv, &i, "value", s.value, s.size) < 0)
+		return EXIT_USAGE;
+	if (i < argc && !strcmp(argv[i], "lock")) {
+		s.opts.flags |= BPFCMPDEL_F_LOCK;
+		i++;
+	}
+	if (i < argc)
+		return fail(EXIT_USAGE, "update: unexpected '%s'", argv[i]);
+	ret = bpfcmpdel_update(s.map.fd, s.key, s.expect, s.value, s.offset, s.size,
+			       &s.opts);
+	return report(outcome_of(ret, "swapped"), "update");
+}
+
+/* --- gc ---------------------------------------------------------------------- */
+
+static int usage_gc(FILE *f)
+{
+	fprintf(f, "Usage: %s gc MAP field OFFSET:SIZE older-than N [tombstone BYTES]\n"
+		"          [batch K] [dry-run]\n"
+		"  Delete every element whose unsigned SIZE-byte (4 or 8) field at OFFSET\n"
+		"  is below N, deciding under each bucket's lock (the in-kernel sweep):\n"
+		"  no snapshot can go stale.  tombstone: swap the field to BYTES first\n"
+		"  (datapaths refreshing by compare-and-swap lose nothing).  batch: buckets\n"
+		"  per syscall.  dry-run: count what would go, delete nothing.\n", prog);
+	return f == stdout ? 0 : EXIT_USAGE;
+}
+
+struct gc_progress {
+	bool tty;
+	__u64 buckets;
+	double start;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void gc_progress(__u64 cursor, void *ctx)
+{
+	struct gc_progress *p = ctx;
+
+	if (!p->tty || cursor == BPFCMPDEL_SWEEP_END)
+		return;
+	fprintf(stderr, "\r%s: gc: %3.0f%% of buckets", prog,
+		100.0 * (double)cursor / (double)p->buckets);
+}
+
+/* Counts, without deleting, what a sweep with @threshold would take. */
+static int gc_dry_run(const struct map *m, __u32 off, __u32 size, __u64 threshold,
+		      struct bpfcmpdel_gc_stats *st)
+{
+	__u32 ks = m->info.key_size, vs = m->info.value_size, count, i;
+	char *keys = calloc(1024, ks), *vals = calloc(1024, vs);
+	__u64 in = 0, out = 0, field;
+	bool first = true, last = false;
+	int ret = 0;
+
+	if (!keys || !vals) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (!last) {
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+		count = 1024;
+		ret = bpf_map_lookup_batch(m->fd, first ? NULL : &in, &out, keys, vals,
+					   &count, &bo);
+		if (ret && errno != ENOENT) {
+			ret = -errno;
+			goto out;
+		}
+		last = ret != 0;
+		ret = 0;
+		first = false;
+		in = out;
+		for (i = 0; i < count; i++) {
+			field = 0;
+			memcpy(&field, vals + (size_t)i * vs + off, size);
+			st->scanned++;
+			st->deleted += field < threshold;
+		}
+	}
+out:
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+static int cmd_gc(int argc, char **argv)
+{
+	struct gc_progress prog_state = { .tty = isatty(STDERR_FILENO) && !quiet };
+	BPFCMPDEL_GC_OPTS(opts, .on_progress = gc_progress, .ctx = &prog_state);
+	struct bpfcmpdel_gc_stats st = {};
+	__u32 off, size, batch = 0;
+	unsigned char t[8] = {};
+	bool dry = false;
+	struct map m;
+	__u64 threshold;
+	char *colon;
+	int i = 1, ret;
+	double t0;
+
+	if (wants_help(argc, argv))
+		return usage_gc(stdout);
+	ret = parse_map(argc, argv, &i, &m);
+	if (ret)
+		return ret;
+	if (expect_word(argc, argv, &i, "field"))
+		return EXIT_USAGE;
+	colon = i < argc ? strchr(argv[i], ':') : NULL;
+	if (!colon)
+		return fail(EXIT_USAGE, "field: OFFSET:SIZE expected");
+	*colon = '\0';
+	if (parse_u32(argv[i], &off) || parse_u32(colon + 1, &size) ||
+	    (size != 4 && size != 8))
+		return fail(EXIT_USAGE, "field: OFFSET:SIZE with SIZE 4 or 8");
+	if ((__u64)off + size > m.info.value_size)
+		return fail(EXIT_USAGE, "field: %u:%u runs past the %u-byte value", off,
+			    size, m.info.value_size);
+	i++;
+	if (expect_word(argc, argv, &i, "older-than"))
+		return EXIT_USAGE;
+	if (i >= argc || parse_u64(argv[i], &threshold))
+		return fail(EXIT_USAGE, "older-than: N must be an unsigned number");
+	i++;
+	while (i < argc) {
+		if (!strcmp(argv[i], "tombstone")) {
+			i++;
+			if (parse_bytes(argc, argv, &i, "tombstone", t, size) < 0)
+				return EXIT_USAGE;
+			memcpy(&opts.tombstone, t, sizeof(t));
+			opts.flags |= BPFCMPDEL_F_TOMBSTONE;
+		} else if (!strcmp(argv[i], "batch")) {
+			if (++i >= argc || parse_u32(argv[i], &batch) || !batch ||
+			    batch > BPFCMPDEL_SWEEP_BUDGET_MAX)
+				return fail(EXIT_USAGE, "batch: K must be 1..%u",
+					    BPFCMPDEL_SWEEP_BUDGET_MAX);
+			i++;
+		} else if (!strcmp(argv[i], "dry-run")) {
+			dry = true;
+			i++;
+		} else {
+			return fail(EXIT_USAGE, "gc: unexpected '%s'", argv[i]);
+		}
+	}
+	opts.budget = batch;
+	prog_state.buckets = 1;
+	while (prog_state.buckets < m.info.max_entries)
+		prog_state.buckets <<= 1;
+	t0 = now();
+	ret = dry ? gc_dry_run(&m, off, size, threshold, &st) :
+		    bpfcmpdel_gc_sweep(m.fd, off, size, threshold, &st, &opts);
+	if (prog_state.tty)
+		fputc('\r', stderr);
+	if (ret)
+		return report(outcome_of(ret, ""), "gc");
+	if (json)
+		printf("{\"result\":\"%s\",\"scanned\":%llu,\"deleted\":%llu,"
+		       "\"changed\":%llu,\"gone\":%llu,\"elapsed_s\":%.3f}\n",
+		       dry ? "dry-run" : "done", (unsigned long long)st.scanned,
+		       (unsigned long long)st.deleted, (unsigned long long)st.changed,
+		       (unsigned long long)st.gone, now() - t0);
+	else if (!quiet)
+		printf("%s: scanned %llu, %s %llu, skipped as refreshed %llu, already gone %llu, %.3f s\n",
+		       dry ? "dry run" : "gc", (unsigned long long)st.scanned,
+		       dry ? "would delete" : "deleted", (unsigned long long)st.deleted,
+		       (unsigned long long)st.changed, (unsigned long long)st.gone,
+		       now() - t0);
+	return EXIT_DONE;
+}
+
+/* --- info -------------------------------------------------------------------- */
+
+#define SYSFS_DIR "/sys/class/misc/bpfcmpdel/"
+
+static char *read_file(const char *path)
+{
+	static char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	return strdup(buf);
+}
+
+static void json_words(const char *name, const char *words)
+{
+	char *copy = strdup(words ? words : ""), *w, *save = NULL;
+	bool first = true;
+
+	printf("\"%s\":[", name);
+	for (w = strtok_r(copy, " \n", &save); w; w = strtok_r(NULL, " \n", &save)) {
+		printf("%s\"%s\"", first ? "" : ",", w);
+		first = false;
+	}
+	printf("]");
+	free(copy);
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	char *version, *features, *types, *lock, *calls, *line, *save = NULL;
+	bool loaded, first = true;
+	struct utsname u;
+
+	if (wants_help(argc, argv)) {
+		printf("Usage: %s info\n  The module, its version, the running kernel, the map types,\n"
+		       "  requests and modes it serves, and how it reaches each kernel\n"
+		       "  function it resolved at load.\n", prog);
+		return 0;
+	}
+	if (argc > 1)
+		return fail(EXIT_USAGE, "info: unexpected '%s'", argv[1]);
+	uname(&u);
+	version = read_file("/sys/module/bpfcmpdel/version");
+	features = read_file(SYSFS_DIR "features");
+	types = read_file(SYSFS_DIR "map_types");
+	lock = read_file(SYSFS_DIR "bucket_lock");
+	calls = read_file(SYSFS_DIR "call_targets");
+	loaded = version && features;
+	if (json) {
+		printf("{\"module_loaded\":%s,\"version\":\"%s\",\"kernel\":\"%s\",",
+		       loaded ? "true" : "false", version ? version : "", u.release);
+		json_words("map_types", types);
+		printf(",");
+		json_words("features", features);
+		printf(",\"bucket_lock\":\"%s\",\"call_targets\":[", lock ? lock : "");
+		for (line = strtok_r(calls ? calls : (char[]){ 0 }, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char name[128], endbr[8], path[32];
+
+			if (sscanf(line, "%127s endbr=%7s path=%31s", name, endbr, path) != 3)
+				continue;
+			printf("%s{\"name\":\"%s\",\"endbr\":%s,\"path\":\"%s\"}",
+			       first ? "" : ",", name, strcmp(endbr, "yes") ? "false" : "true",
+			       path);
+			first = false;
+		}
+		printf("]}\n");
+	} else if (!loaded) {
+		printf("module:      not loaded\nkernel:      %s\n", u.release);
+	} else {
+		printf("module:      loaded, version %s\nkernel:      %s\nmap types:   %s\n"
+		       "features:    %s\nbucket lock: %s\ncall targets (all direct: static calls):\n",
+		       version, u.release, types ? types : "?", features,
+		       lock ? lock : "?");
+		for (line = strtok_r(calls ? calls : (char[]){ 0 }, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
+			printf("  %s\n", line);
+	}
+	free(version);
+	free(features);
+	free(types);
+	free(lock);
+	free(calls);
+	return loaded ? EXIT_DONE : EXIT_NOMODULE;
+}
+
+/* --- main ----------------------------------------------------------------------- */
+
+static int usage(FILE *f)
+{
+	fprintf(f, "Usage: %s [-j|--json] [-q|--quiet] COMMAND ARGS...\n"
+		"       %s COMMAND help\n"
+		"Commands:\n"
+		"  info      the module and what it serves\n"
+		"  delete    compare-and-delete one element\n"
+		"  update    compare-and-swap a region of one element\n"
+		"  gc        delete every element whose field is below a threshold\n"
+		"See bpfcmpdel(8).\n", prog, prog);
+	return f == stdout ? 0 : EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{},
+	};
+	const char *cmd;
+	int c;
+
+	/* Stop at the command: its own arguments may look like options. */
+	while ((c = getopt_long(argc, argv, "+jqhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = true; break;
+		case 'q': quiet = true; break;
+		case 'h': return usage(stdout);
+		case 'V': printf("%s %s\n", prog, BPFCMPDEL_CLI_VERSION); return 0;
+		default: return usage(stderr);
+		}
+	}
+	if (optind >= argc)
+		return usage(stderr);
+	libbpf_set_print(NULL);
+	cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+	if (is_prefix(cmd, "info"))
+		return cmd_info(argc, argv);
+	if (is_prefix(cmd, "delete"))
+		return cmd_delete(argc, argv);
+	if (is_prefix(cmd, "update"))
+		return cmd_update(argc, argv);
+	if (!strcmp(cmd, "gc"))
+		return cmd_gc(argc, argv);
+	if (!strcmp(cmd, "help"))
+		return usage(stdout);
+	return fail(EXIT_USAGE, "unknown command '%s' (try --help)", cmd);
+}

@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The bpfcmpdel command, run as an operator would: parsing and every error
+ * path (on the host too, no module needed), and each subcommand against
+ * the real module in the VM.  $BPFCMPDEL_CLI names the binary.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <bpfcmpdel/bpfcmpdel.h>
+
+#include "kselftest_harness.h"
+
+struct run {
+	int status;
+	char out[8192];
+	char err[4096];
+};
+
+static void slurp(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < len - 1 && (r = read(fd, buf + n, len - 1 - n)) > 0)
+		n += r;
+	buf[n] = '\0';
+}
+
+/* Runs the CLI with the NULL-terminated arguments; -1 status if it crashed. */
+static void cli(struct run *r, ...)
+{
+	const char *bin = getenv("BPFCMPDEL_CLI") ?: "bpfcmpdel";
+	char *argv[64];
+	int out[2], err[2], n = 0, st;
+	va_list ap;
+	pid_t pid;
+
+	argv[n++] = (char *)bin;
+	va_start(ap, r);
+	while (n < 63 && (argv[n] = va_arg(ap, char *)))
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	if (pipe(out) || pipe(err)) {
+		r->status = -2;
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		close(out[0]);
+		close(err[0]);
+		execvp(bin, argv);
+		_exit(127);
+	}
+	close(out[1]);
+	close(err[1]);
+	slurp(out[0], r->out, sizeof(r->out));
+	slurp(err[0], r->err, sizeof(r->err));
+	close(out[0]);
+	close(err[0]);
+	waitpid(pid, &st, 0);
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static bool device_present(void)
+{
+	return access(BPFCMPDEL_DEVICE, F_OK) == 0;
+}
+
+/* A map with an id to name: 4-byte keys, 16-byte values. */
+static int make_map(enum bpf_map_type type, char *id, size_t len)
+{
+	struct bpf_map_info info = {};
+	__u32 ilen = sizeof(info);
+	int fd;
+
+	fd = bpf_map_create(type, "cli_test", 4, 16, 64, NULL);
+	if (fd < 0)
+		return -1;
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen)) {
+		close(fd);
+		return -1;
+	}
+	snprintf(id, len, "%u", info.id);
+	return fd;
+}
+
+#define NEED_MAP(fd, id)						\
+	do {								\
+		fd = make_map(BPF_MAP_TYPE_HASH, id, sizeof(id));	\
+		if (fd < 0)						\
+			SKIP(return, "no BPF maps here: %s", strerror(errno)); \
+	} while (0)
+
+/* One clear line on stderr and the status, for each kind of bad input. */
+#define EXPECT_FAILS(r, want)						\
+	do {								\
+		EXPECT_EQ(want, (r).status) TH_LOG("stderr: %s", (r).err); \
+		EXPECT_EQ(1, lines((r).err)) TH_LOG("stderr: %s", (r).err); \
+	} while (0)
+
+TEST(help_everywhere)
+{
+	static const char *const cmds[] = { "info", "delete", "update", "gc" };
+	struct run r;
+	size_t i;
+
+	cli(&r, "--help", NULL);
+	EXPECT_EQ(0, r.status);
+	EXPECT_NE(NULL, strstr(r.out, "Usage:"));
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		cli(&r, cmds[i], "help", NULL);
+		EXPECT_EQ(0, r.status) TH_LOG("%s help", cmds[i]);
+		EXPECT_NE(NULL, strstr(r.out, "Usage:")) TH_LOG("%s help", cmds[i]);
+		cli(&r, cmds[i], "--help", NULL);
+		EXPECT_EQ(0, r.status) TH_LOG("%s --help", cmds[i]);
+	}
+}
+
+TEST(bad_commands)
+{
+	struct run r;
+
+	cli(&r, NULL);
+	EXPECT_EQ(64, r.status);
+	cli(&r, "frobnicate", NULL);
+	EXPECT_FAILS(r, 64);
+	cli(&r, "--bogus", NULL);
+	EXPECT_EQ(64, r.status);
+	cli(&r, "delete", NULL);
+	EXPECT_FAILS(r, 64);
+	cli(&r, "delete", "byname", "x", NULL);
+	EXPECT_FAILS(r, 64);
+	cli(&r, "delete", "id", "abc", NULL);
+	EXPECT_FAILS(r, 64);
+	cli(&r, "info", "extra", NULL);
+	EXPECT_FAILS(r, 64);
+}
+
+TEST(unknown_maps)
+{
+	struct run r;
+
+	cli(&r, "delete", "pinned", "/nonexistent/map", "key", "1", NULL);
+	EXPECT_FAILS(r, 66);
+	cli(&r, "delete", "id", "4000000000", "key", "1", NULL);
+	EXPECT_EQ(1, lines(r.err)) TH_LOG("stderr: %s", r.err);
+	EXPECT_TRUE(r.status == 66 || r.status == 77) TH_LOG("status %d", r.status);
+	cli(&r, "delete", "name", "no_such_map_xyz", "key", "1", NULL);
+	EXPECT_EQ(1, lines(r.err));
+	EXPECT_TRUE(r.status == 66 || r.status == 77) TH_LOG("status %d", r.status);
+	cli(&r, "--json", "delete", "pinned", "/nonexistent/map", "key", "1", NULL);
+	EXPECT_EQ(66, r.status);
+	EXPECT_NE(NULL, strstr(r.out, "\"error\":")) TH_LOG("%s", r.out);
+}
+
+TEST(malformed_bytes_and_lengths)
+{
+	char id[16];
+	struct run r;
+	int fd;
+
+	NEED_MAP(fd, id);
+	/* Key of the wrong length, not a byte, hex without hex digits. */
+	cli(&r, "delete", "id", id, "key", "1", "2", "3", "expect", "0", "1", NULL);
+	EXPECT_FAILS(r, 64);
+	cli(&r, "delete", "id", id, "key", "1", "2", "3", "256", "expect", "0", "1", NULL);
+	EXPECT_FAILS(r, 64);
+	cli(&r, "delete", "id", id, "key", "hex", "01", "02", "03", "zz",
+	    "expect", "0", "1", NULL);
+	EXPECT_FAILS(r, 64);
+	cli(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "x", "1", NULL);
+	EXPECT_FAILS(r, 64);
+	cli(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0", NULL);
+	EXPECT_FAILS(r, 64);
+	/* Tombstone of another size than the region, unknown trailing words. */
+	cli(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0",
+	    "1", "0", "0", "0", "tombstone", "1", NULL);
+	EXPECT_FAILS(r, 64);
+	cli(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0",
+	    "1", "lock", "please", NULL);
+	EXPECT_FAILS(r, 64);
+	cli(&r, "update", "id", id, "key", "1", "0", "0", "0", "expect", "0", "1",
+	    "value", "1", "2", NULL);
+	EXPECT_FAILS(r, 64);
+	cli(&r, "gc", "id", id, "field", "0-8", "older-than", "5", NULL);
+	EXPECT_FAILS(r, 64);
+	cli(&r, "gc", "id", id, "field", "0:3", "older-than", "5", NULL);
+	EXPECT_FAILS(r, 64);
+	cli(&r, "gc", "id", id, "field", "12:8", "older-than", "5", NULL);
+	EXPECT_FAILS(r, 64);
+	cli(&r, "gc", "id", id, "field", "0:8", "older-than", "-5", NULL);
+	EXPECT_FAILS(r, 64);
+	cli(&r, "gc", "id", id, "field", "0:8", "older-than", "5", "batch", "0", NULL);
+	EXPECT_FAILS(r, 64);
+	close(fd);
+}
+
+TEST(module_missing)
+{
+	__u32 key = 1;
+	__u64 v[2] = { 7, 0 };
+	char id[16];
+	struct run r;
+	int fd;
+
+	if (device_present())
+		SKIP(return, "needs the module unloaded");
+	NEED_MAP(fd, id);
+	ASSERT_EQ(0, bpf_map_update_elem(fd, &key, v, 0));
+	cli(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0",
+	    "7", "0", "0", "0", "0", "0", "0", "0", NULL);
+	EXPECT_FAILS(r, 69);
+	EXPECT_EQ(0, bpf_map_lookup_elem(fd, &key, v));
+	cli(&r, "info", NULL);
+	EXPECT_EQ(69, r.status);
+	EXPECT_NE(NULL, strstr(r.out, "not loaded"));
+	close(fd);
+}
+
+/* --- against the module ---------------------------------------------------- */
+
+#define REQUIRE_DEVICE()						\
+	do {								\
+		if (!device_present())					\
+			SKIP(return, BPFCMPDEL_DEVICE " absent: module not loaded"); \
+	} while (0)
+
+TEST(info_names_the_module)
+{
+	struct run r;
+
+	REQUIRE_DEVICE();
+	cli(&r, "info", NULL);
+	EXPECT_EQ(0, r.status);
+	EXPECT_NE(NULL, strstr(r.out, "loaded, version"));
+	EXPECT_NE(NULL, strstr(r.out, "tombstone"));
+	EXPECT_NE(NULL, strstr(r.out, "security_bpf endbr="));
+	cli(&r, "-j", "info", NULL);
+	EXPECT_EQ(0, r.status);
+	EXPECT_NE(NULL, strstr(r.out, "\"module_loaded\":true"));
+	EXPECT_NE(NULL, strstr(r.out, "\"path\":\"static-call\""));
+}
+
+TEST(delete_results_and_statuses)
+{
+	__u32 key = 1;
+	__u64 v[2] = { 7, 9 };
+	char id[16];
+	struct run r;
+	int fd;
+
+	REQUIRE_DEVICE();
+	NEED_MAP(fd, id);
+	ASSERT_EQ(0, bpf_map_update_elem(fd, &key, v, 0));
+	cli(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0",
+	    "8", "0", "0", "0", "0", "0", "0", "0", NULL);
+	EXPECT_FAILS(r, 1);
+	EXPECT_NE(NULL, strstr(r.err, "changed"));
+	EXPECT_EQ(0, bpf_map_lookup_elem(fd, &key, v));
+	cli(&r, "-j", "delete", "id", id, "key", "hex", "01", "00", "00", "00",
+	    "expect", "0", "hex", "07", "00", "00", "00", "00", "00", "00", "00", NULL);
+	EXPECT_EQ(0, r.status);
+	EXPECT_STREQ("{\"result\":\"deleted\",\"errno\":0}\n", r.out);
+	EXPECT_NE(0, bpf_map_lookup_elem(fd, &key, v));
+	cli(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0", "7", NULL);
+	EXPECT_FAILS(r, 2);
+	close(fd);
+
+	/* Tombstone mode, and an unsupported map. */
+	NEED_MAP(fd, id);
+	ASSERT_EQ(0, bpf_map_update_elem(fd, &key, v, 0));
+	cli(&r, "-q", "delete", "id", id, "key", "1", "0", "0", "0", "expect", "8",
+	    "9", "0", "0", "0", "0", "0", "0", "0", "tombstone", "0xff", "0xff",
+	    "0xff", "0xff", "0xff", "0xff", "0xff", "0xff", NULL);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_STREQ("", r.out);
+	EXPECT_NE(0, bpf_map_lookup_elem(fd, &key, v));
+	close(fd);
+	fd = make_map(BPF_MAP_TYPE_ARRAY, id, sizeof(id));
+	ASSERT_GE(fd, 0);
+	cli(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0", "7", NULL);
+	EXPECT_FAILS(r, 3);
+	close(fd);
+}
+
+TEST(update_swaps)
+{
+	__u32 key = 2;
+	__u64 v[2] = { 7, 9 };
+	char id[16];
+	struct run r;
+	int fd;
+
+	REQUIRE_DEVICE();
+	NEED_MAP(fd, id);
+	ASSERT_EQ(0, bpf_map_update_elem(fd, &key, v, 0));
+	cli(&r, "update", "id", id, "key", "2", "0", "0", "0", "expect", "8", "9",
+	    "0", "0", "0", "value", "5", "0", "0", "0", NULL);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_STREQ("swapped\n", r.out);
+	ASSERT_EQ(0, bpf_map_lookup_elem(fd, &key, v));
+	EXPECT_EQ(5, v[1]);
+	cli(&r, "update", "id", id, "key", "2", "0", "0", "0", "expect", "8", "9",
+	    "0", "0", "0", "value", "6", "0", "0", "0", NULL);
+	EXPECT_FAILS(r, 1);
+	cli(&r, "update", "id", id, "key", "2", "0", "0", "0", "expect", "8", "5",
+	    "0", "0", "0", "value", "6", "0", "0", "0", "lock", NULL);
+	EXPECT_FAILS(r, 64);	/* no spin lock in the value */
+	close(fd);
+}
+
+/* gc deletes exactly the elements whose field is below the threshold. */
+TEST(gc_deletes_exactly_the_expired)
+{
+	__u64 v[2];
+	char id[16];
+	struct run r;
+	__u32 key;
+	int fd;
+
+	REQUIRE_DEVICE();
+	NEED_MAP(fd, id);
+	for (key = 0; key < 50; key++) {
+		v[0] = 0;
+		v[1] = key;	/* field 8:8: 0..49 */
+		ASSERT_EQ(0, bpf_map_update_elem(fd, &key, v, 0));
+	}
+	cli(&r, "gc", "id", id, "field", "8:8", "older-than", "20", "dry-run", NULL);
+	EXPECT_EQ(0, r.status);
+	EXPECT_NE(NULL, strstr(r.out, "would delete 20")) TH_LOG("%s", r.out);
+	cli(&r, "-j", "gc", "id", id, "field", "8:8", "older-than", "20", "batch", "2",
+	    NULL);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "\"deleted\":20,")) TH_LOG("%s", r.out);
+	for (key = 0; key < 50; key++)
+		EXPECT_EQ(key < 20, bpf_map_lookup_elem(fd, &key, v) != 0) TH_LOG("key %u", key);
+	close(fd);
+}
+
+TEST_HARNESS_MAIN
