@@ -5,6 +5,9 @@
 #   make demo            install what is missing, run the demo in a VM
 #   make check           install what is missing, run every test
 #   make bench           compare-delete next to plain delete, in a VM
+#   make fuzz            the ioctl fuzzer's long run (a million requests) in VMs
+#   make check-debug     the suite, fuzzer and stress test on KASAN/lockdep
+#                        kernels built from Debian's sources (once, cached)
 #   make support-table   the README's support table, from the last full check
 #   make style           checkpatch and sparse on the module, shellcheck
 #   make install         the library and the command (PREFIX, DESTDIR)
@@ -46,6 +49,12 @@ check:
 bench:
 	scripts/bench.sh
 
+fuzz:
+	scripts/fuzz.sh
+
+check-debug:
+	scripts/debug-kernels.sh
+
 support-table:
 	@test -s build/last-full-matrix || \
 		{ echo "support-table: run a full 'make check' first" >&2; exit 1; }
@@ -64,6 +73,7 @@ style: $(CHECKPATCH_DIR)/checkpatch.pl
 		$(filter-out %.mod.c,$(wildcard module/*.c)) module/*.h module/compat/*.h uapi/bpfcmpdel/*.h
 	scripts/sparse.sh $(STYLE_KVER)
 	shellcheck -x scripts/*.sh tests/vm/*.sh .ci/run
+	scripts/cppcheck.sh
 
 dkms-install:
 	rm -rf $(DKMS_SRC)
@@ -83,4 +93,4 @@ clean:
 	$(MAKE) -C cli clean
 	rm -rf build
 
-.PHONY: all module lib cli install demo check bench support-table style dkms-install dkms-uninstall clean
+.PHONY: all module lib cli install demo check bench fuzz check-debug support-table style dkms-install dkms-uninstall clean

@@ -105,12 +105,16 @@ static int bench(const struct flavour *f, __u32 ncpus)
 	for (r = 0; r < ROUNDS; r++) {
 		bool cmp_first = r & 1;
 
+		double first, second;
+
 		if (fill(fd, v, slots))
 			return -1;
-		(cmp_first ? cmpdel : plain)[r] = gc_pass(fd, v, cmp_first);
+		first = gc_pass(fd, v, cmp_first);
 		if (fill(fd, v, slots))
 			return -1;
-		(cmp_first ? plain : cmpdel)[r] = gc_pass(fd, v, !cmp_first);
+		second = gc_pass(fd, v, !cmp_first);
+		plain[r] = cmp_first ? second : first;
+		cmpdel[r] = cmp_first ? first : second;
 		if (plain[r] < 0 || cmpdel[r] < 0)
 			return -1;
 	}

@@ -308,6 +308,9 @@ int bpfcmpdel_gc_sweep(int map_fd, __u32 field_offset, __u32 field_size,
 		       const struct bpfcmpdel_gc_opts *opts)
 {
 	__u32 key_size, value_size, nr, budget = OPTS_GET(opts, budget, 0);
+	void (*on_deleted)(const void *, __u32, void *) = OPTS_GET(opts, on_deleted, NULL);
+	void (*on_progress)(__u64, void *) = OPTS_GET(opts, on_progress, NULL);
+	void *ctx = OPTS_GET(opts, ctx, NULL);
 	__u64 cursor = 0, scanned = 0;
 	void *keys;
 	int ret;
@@ -334,10 +337,10 @@ int bpfcmpdel_gc_sweep(int map_fd, __u32 field_offset, __u32 field_size,
 		if (ret)
 			break;
 		stats->deleted += nr;
-		if (OPTS_GET(opts, on_deleted, NULL) && nr)
-			opts->on_deleted(keys, nr, OPTS_GET(opts, ctx, NULL));
-		if (OPTS_GET(opts, on_progress, NULL))
-			opts->on_progress(cursor, OPTS_GET(opts, ctx, NULL));
+		if (on_deleted && nr)
+			on_deleted(keys, nr, ctx);
+		if (on_progress)
+			on_progress(cursor, ctx);
 	} while (cursor != BPFCMPDEL_SWEEP_END);
 	stats->scanned = scanned;
 	free(keys);

@@ -30,11 +30,13 @@ static int btf_member(const struct btf_reader *r, const struct btf_type *t,
 		      const char *want_type, u32 *offset)
 {
 	const char *sname = btf_str(r, t->name_off);
+	char qualified[128];	/* STRUCT.MEMBER */
 	const struct btf_type *mt;
 	struct btf_member_pos f;
 	u32 size;
 
-	if (!btf_find_member(r, t, member, &f)) {
+	snprintf(qualified, sizeof(qualified), "%s.%s", sname, member);
+	if (cmpdel_pretend_missing(qualified) || !btf_find_member(r, t, member, &f)) {
 		pr_err("BTF: struct %s has no member %s\n", sname, member);
 		return -ENOENT;
 	}

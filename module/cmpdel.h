@@ -71,6 +71,7 @@ extern struct cmpdel_kernel_data cmpdel_kdata;
 
 /* resolve.c: every call into kernel text is a direct one (static calls). */
 int cmpdel_resolve_symbols(void);
+bool cmpdel_pretend_missing(const char *name);
 void cmpdel_report_call_paths(void);
 ssize_t cmpdel_call_targets_show(char *buf);
 

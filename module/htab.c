@@ -173,14 +173,18 @@ static void htab_free_fields(struct bpf_map *map, void *l)
 }
 
 /*
- * hashtab.c's percpu_counter batch is private.  A batch of 1 folds each
- * decrement into the shared count at once, so the counter never drifts
- * further than the bound is_map_full() assumes with the kernel's batch.
+ * hashtab.c's private PERCPU_COUNTER_BATCH, 32 in 6.1, 6.12 and 7.3: with
+ * the kernel's own batch the count drifts exactly as is_map_full() allows
+ * for, and no decrement takes the counter's shared lock (a batch of 1
+ * would, on every delete).
  */
+#define CMPDEL_HTAB_COUNTER_BATCH 32
+
 static void htab_dec_elem_count(void *htab)
 {
 	if (*(bool *)field(htab, L.htab_use_percpu_counter))
-		percpu_counter_add_batch(field(htab, L.htab_pcount), -1, 1);
+		percpu_counter_add_batch(field(htab, L.htab_pcount), -1,
+					 CMPDEL_HTAB_COUNTER_BATCH);
 	else
 		atomic_dec(field(htab, L.htab_count));
 }

@@ -57,12 +57,40 @@ int cmpdel_copy_struct(void *dst, size_t ksize, const void __user *src,
 }
 
 /*
+ * A copy of user bytes: on the stack when small, which a GC's keys and
+ * compared fields are, so the common request allocates nothing; otherwise
+ * as the syscall copies keys (kvmalloc), so nothing fails here that would
+ * not fail there.
+ */
+struct cmpdel_ubuf {
+	u8 inline_buf[64];
+	void *heap;
+};
+
+static void *cmpdel_copy_in(struct cmpdel_ubuf *b, const void __user *src,
+			    size_t len)
+{
+	b->heap = NULL;
+	if (len <= sizeof(b->inline_buf))
+		return copy_from_user(b->inline_buf, src, len) ?
+		       ERR_PTR(-EFAULT) : b->inline_buf;
+	b->heap = vmemdup_user(src, len);
+	return b->heap;
+}
+
+static void cmpdel_ubuf_free(struct cmpdel_ubuf *b)
+{
+	if (!IS_ERR_OR_NULL(b->heap))
+		kvfree(b->heap);
+}
+
+/*
  * The expected bytes from the caller's buffer: the region, or with
  * F_SNAPSHOT the region cut from a lookup snapshot; for a compare of every
  * CPU's slot, the snapshot from the first CPU's region to the last's.
  */
 static void *cmpdel_copy_expected(const struct bpf_map *map, struct cmpdel_op *op,
-				  const u8 __user *uexp)
+				  const u8 __user *uexp, struct cmpdel_ubuf *b)
 {
 	u32 len = op->size;
 
@@ -72,7 +100,7 @@ static void *cmpdel_copy_expected(const struct bpf_map *map, struct cmpdel_op *o
 		op->cpu_stride = round_up(map->value_size, 8);
 		len += (num_possible_cpus() - 1) * op->cpu_stride;
 	}
-	return vmemdup_user(uexp, len);
+	return cmpdel_copy_in(b, uexp, len);
 }
 
 static struct cmpdel_op cmpdel_req_op(const struct bpfcmpdel_req *req)
@@ -88,9 +116,10 @@ static struct cmpdel_op cmpdel_req_op(const struct bpfcmpdel_req *req)
 
 static int cmpdel_do_request(const struct bpfcmpdel_req *req, bool swap)
 {
+	struct cmpdel_ubuf kbuf, ebuf, vbuf = { .heap = NULL };
 	struct cmpdel_op op = cmpdel_req_op(req);
 	struct cmpdel_map_ref ref;
-	void *key, *expected, *value = NULL;
+	void *key, *expected;
 	int ret;
 
 	ret = cmpdel_security_bpf_map(swap ? BPF_MAP_UPDATE_ELEM : BPF_MAP_DELETE_ELEM,
@@ -103,34 +132,33 @@ static int cmpdel_do_request(const struct bpfcmpdel_req *req, bool swap)
 	if (ret)
 		goto out_put_map;
 
-	/* As the syscall copies keys: large ones must not fail here alone. */
-	key = vmemdup_user(u64_to_user_ptr(req->key), ref.map->key_size);
+	key = cmpdel_copy_in(&kbuf, u64_to_user_ptr(req->key), ref.map->key_size);
 	if (IS_ERR(key)) {
 		ret = PTR_ERR(key);
 		goto out_put_map;
 	}
-	expected = cmpdel_copy_expected(ref.map, &op, u64_to_user_ptr(req->expected));
+	expected = cmpdel_copy_expected(ref.map, &op, u64_to_user_ptr(req->expected),
+					&ebuf);
 	if (IS_ERR(expected)) {
 		ret = PTR_ERR(expected);
 		goto out_free_key;
 	}
 	op.expected = expected;
 	if (swap) {
-		value = vmemdup_user(u64_to_user_ptr(req->value), op.size);
-		if (IS_ERR(value)) {
-			ret = PTR_ERR(value);
+		op.value = cmpdel_copy_in(&vbuf, u64_to_user_ptr(req->value), op.size);
+		if (IS_ERR(op.value)) {
+			ret = PTR_ERR(op.value);
 			goto out_free_expected;
 		}
 	}
-	op.value = value;
 	ret = swap ? cmpdel_htab_compare_swap(ref.map, key, &op) :
 		     cmpdel_htab_compare_delete(ref.map, key, &op);
 
-	kvfree(value);
+	cmpdel_ubuf_free(&vbuf);
 out_free_expected:
-	kvfree(expected);
+	cmpdel_ubuf_free(&ebuf);
 out_free_key:
-	kvfree(key);
+	cmpdel_ubuf_free(&kbuf);
 out_put_map:
 	cmpdel_map_put(&ref);
 	return ret;

@@ -20,6 +20,7 @@
  */
 #include <linux/kallsyms.h>
 #include <linux/kprobes.h>
+#include <linux/moduleparam.h>
 #include <linux/percpu.h>
 #include <linux/preempt.h>
 #include <linux/security.h>
@@ -36,6 +37,21 @@
 #endif
 
 struct cmpdel_kernel_data cmpdel_kdata;
+
+/*
+ * Test-only: a kernel symbol, or a BTF member as STRUCT.MEMBER, that the
+ * module must behave as if the running kernel lacked, so the VM tests can
+ * show that such a load fails cleanly and names what is missing.
+ */
+static char *test_pretend_missing;
+module_param(test_pretend_missing, charp, 0400);
+MODULE_PARM_DESC(test_pretend_missing,
+		 "TESTING ONLY: refuse to load as if this symbol or STRUCT.MEMBER were missing");
+
+bool cmpdel_pretend_missing(const char *name)
+{
+	return test_pretend_missing && !strcmp(test_pretend_missing, name);
+}
 
 /* Prototypes from kernel headers outside include/, or not in every one. */
 typedef void (cmpdel_pcpu_freelist_push_t)(void *freelist, void *node);
@@ -223,7 +239,10 @@ static int resolve_kallsyms_lookup_name(void)
 
 static void *lookup(const char *name)
 {
-	void *addr = (void *)static_call(bpfcmpdel_kallsyms_lookup_name)(name);
+	void *addr = NULL;
+
+	if (!cmpdel_pretend_missing(name))
+		addr = (void *)static_call(bpfcmpdel_kallsyms_lookup_name)(name);
 
 	if (!addr)
 		pr_err("kernel symbol %s not found\n", name);

@@ -80,6 +80,20 @@ run_step() {	# run_step NAME LOG COMMAND...: a step is one test
 	fi
 }
 
+# The guest log scan: reports fail a run, debug kernels' banners do not.
+kernel_reports_are_told_from_banners() {
+	local pats
+
+	pats=$(grep -v -e '^#' -e '^$' "$top/tests/vm/kernel-reports")
+	! grep -qF -e "$pats" <<<'[    0.1] rcu: RCU lockdep checking is enabled.
+[    0.1] KernelAddressSanitizer initialized (generic)
+[    0.2] Lock dependency validator: Copyright (c) 2006 Red Hat, Inc., Ingo Molnar' &&
+		grep -qF -e "$pats" <<<'[   9.1] WARNING: possible circular locking dependency detected' &&
+		grep -qF -e "$pats" <<<'[   9.1] BUG: KASAN: slab-out-of-bounds in htab_map_delete_elem' &&
+		grep -qF -e "$pats" <<<'[   9.1] =============================
+[   9.1] WARNING: suspicious RCU usage'
+}
+
 # The harness itself: a binary that aborts half-way, exits early without
 # failing a test, or never finishes must each count as a failure.
 harness_catches_broken_binaries() {
@@ -90,6 +104,7 @@ harness_catches_broken_binaries() {
 		'@@BIN-BEGIN early@@' '1..3' 'ok 1 a' 'ok 2 b' '@@BIN-END early 0@@' \
 		'@@BIN-BEGIN hangs@@' '1..2' 'ok 1 a' >"$dir/broken.log"
 	out=$(awk -v prefix=t -f "$top/tests/tap-check.awk" "$dir/broken.log") && return 1
+	kernel_reports_are_told_from_banners || return
 	grep -q '^not ok - t: aborts: planned 3 tests, 1 reported' <<<"$out" &&
 		grep -q '^not ok - t: early: planned 3 tests, 2 reported' <<<"$out" &&
 		grep -q '^not ok - t: hangs: did not finish' <<<"$out" &&
@@ -129,6 +144,9 @@ count_tap host "$logs/host.log"
 run_step bpf-skeletons "$logs/bpf-skeletons.log" build_bpf_skeletons
 run_step vm-test-build "$logs/vm-test-build.log" \
 	build_static "$build/bpfcmpdel_test" "$top/tests/bpfcmpdel_test.c" "$top/tools/ctsim.c"
+run_step fuzz-build "$logs/fuzz-build.log" build_static "$build/fuzz" "$top/tests/fuzz.c"
+run_step stress-build "$logs/stress-build.log" \
+	build_static "$build/stress" "$top/tests/stress.c" "$top/tools/ctsim.c"
 run_step endbr-check-build "$logs/endbr-check-build.log" \
 	cc -static -O2 -Wall -Wextra -Werror -o "$build/endbr_check" "$top/tests/endbr_check.c"
 
@@ -150,7 +168,8 @@ vm_tests() {	# vm_tests LINE
 		return
 	fi
 	[[ -x $build/bpfcmpdel_test && -x $build/lib_test && -x $build/endbr_check &&
-		-x $build/cli_test && -x $build/bpfcmpdel ]] || return
+		-x $build/cli_test && -x $build/bpfcmpdel && -x $build/fuzz &&
+		-x $build/stress ]] || return
 
 	vm_log=$logs/vm-$kver.log
 	echo "check: booting $kver under QEMU (TCG)"
@@ -158,6 +177,7 @@ vm_tests() {	# vm_tests LINE
 		--bin "$build/bpfcmpdel_test" --bin "$build/lib_test" \
 		--bin "$build/endbr_check" --bin "$top/tests/vm/guest-tests.sh" \
 		--bin "$build/cli_test" --bin "$build/bpfcmpdel" \
+		--bin "$build/fuzz" --bin "$build/stress" \
 		--timeout 1500 --cmd 'guest-tests.sh' --log "$vm_log" \
 		>/dev/null 2>"$logs/vm-run-$kver.log"; then
 		record "vm $kver: module loaded, guest ran, kernel log clean" ok

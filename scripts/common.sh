@@ -58,13 +58,14 @@ build_bpf_skeletons() {
 	done
 }
 
-# Static binaries: the VM has no libraries.
+# Static binaries: the VM has no libraries.  The kselftest harness
+# compares int literals with unsigned results, hence -Wno-sign-compare.
 build_static() {
 	local out=$1 ksft
 
 	shift
 	ksft=$(ksft_headers)
-	cc -static -O2 -g -Wall -Werror -Wno-unused-parameter \
+	cc -static -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 		-DBPFCMPDEL_CLI_VERSION="\"$pkg_version\"" -I"$ksft" -I"$build" -I"$top/lib/include" -I"$top/tests/bpf" -I"$top/tools" \
 		-I"$top/uapi" -o "$out" "$@" "$top/lib/libbpfcmpdel.a" \
 		-lbpf -lelf -lz -lpthread 2> >(grep -v 'statically linked applications' >&2)

@@ -11,7 +11,7 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
 	qemu-system-x86 busybox-static
 	libbpf-dev libelf-dev zlib1g-dev
-	clang llvm bpftool dkms debootstrap linux-source-6.1 sparse shellcheck
+	clang llvm bpftool dkms debootstrap linux-source-6.1 sparse shellcheck cppcheck
 	cpio gcc make pkg-config xz-utils
 	# Not always on a minimal image: static libc for the VM's binaries,
 	# modinfo for run.sh, full perl for checkpatch, keys for debootstrap.

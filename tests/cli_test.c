@@ -7,7 +7,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,20 +37,17 @@ static void slurp(int fd, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
-/* Runs the CLI with the NULL-terminated arguments; -1 status if it crashed. */
-static void cli(struct run *r, ...)
+/* Runs the CLI with the NULL-terminated @args; -1 status if it crashed. */
+static void cli(struct run *r, char *const *args)
 {
 	const char *bin = getenv("BPFCMPDEL_CLI") ?: "bpfcmpdel";
 	char *argv[64];
 	int out[2], err[2], n = 0, st;
-	va_list ap;
 	pid_t pid;
 
 	argv[n++] = (char *)bin;
-	va_start(ap, r);
-	while (n < 63 && (argv[n] = va_arg(ap, char *)))
+	while (n < 63 && (argv[n] = args[n - 1]))
 		n++;
-	va_end(ap);
 	argv[n] = NULL;
 	if (pipe(out) || pipe(err)) {
 		r->status = -2;
@@ -75,6 +71,8 @@ static void cli(struct run *r, ...)
 	waitpid(pid, &st, 0);
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+#define CLI(r, ...) cli(r, (char *[]){ __VA_ARGS__, NULL })
 
 static int lines(const char *s)
 {
@@ -124,18 +122,18 @@ static int make_map(enum bpf_map_type type, char *id, size_t len)
 
 TEST(help_everywhere)
 {
-	static const char *const cmds[] = { "info", "delete", "update", "gc" };
+	static char *const cmds[] = { "info", "delete", "update", "gc" };
 	struct run r;
 	size_t i;
 
-	cli(&r, "--help", NULL);
+	CLI(&r, "--help");
 	EXPECT_EQ(0, r.status);
 	EXPECT_NE(NULL, strstr(r.out, "Usage:"));
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		cli(&r, cmds[i], "help", NULL);
+		CLI(&r, cmds[i], "help");
 		EXPECT_EQ(0, r.status) TH_LOG("%s help", cmds[i]);
 		EXPECT_NE(NULL, strstr(r.out, "Usage:")) TH_LOG("%s help", cmds[i]);
-		cli(&r, cmds[i], "--help", NULL);
+		CLI(&r, cmds[i], "--help");
 		EXPECT_EQ(0, r.status) TH_LOG("%s --help", cmds[i]);
 	}
 }
@@ -144,19 +142,19 @@ TEST(bad_commands)
 {
 	struct run r;
 
-	cli(&r, NULL);
+	cli(&r, (char *[]){ NULL });
 	EXPECT_EQ(64, r.status);
-	cli(&r, "frobnicate", NULL);
+	CLI(&r, "frobnicate");
 	EXPECT_FAILS(r, 64);
-	cli(&r, "--bogus", NULL);
+	CLI(&r, "--bogus");
 	EXPECT_EQ(64, r.status);
-	cli(&r, "delete", NULL);
+	CLI(&r, "delete");
 	EXPECT_FAILS(r, 64);
-	cli(&r, "delete", "byname", "x", NULL);
+	CLI(&r, "delete", "byname", "x");
 	EXPECT_FAILS(r, 64);
-	cli(&r, "delete", "id", "abc", NULL);
+	CLI(&r, "delete", "id", "abc");
 	EXPECT_FAILS(r, 64);
-	cli(&r, "info", "extra", NULL);
+	CLI(&r, "info", "extra");
 	EXPECT_FAILS(r, 64);
 }
 
@@ -164,15 +162,15 @@ TEST(unknown_maps)
 {
 	struct run r;
 
-	cli(&r, "delete", "pinned", "/nonexistent/map", "key", "1", NULL);
+	CLI(&r, "delete", "pinned", "/nonexistent/map", "key", "1");
 	EXPECT_FAILS(r, 66);
-	cli(&r, "delete", "id", "4000000000", "key", "1", NULL);
+	CLI(&r, "delete", "id", "4000000000", "key", "1");
 	EXPECT_EQ(1, lines(r.err)) TH_LOG("stderr: %s", r.err);
 	EXPECT_TRUE(r.status == 66 || r.status == 77) TH_LOG("status %d", r.status);
-	cli(&r, "delete", "name", "no_such_map_xyz", "key", "1", NULL);
+	CLI(&r, "delete", "name", "no_such_map_xyz", "key", "1");
 	EXPECT_EQ(1, lines(r.err));
 	EXPECT_TRUE(r.status == 66 || r.status == 77) TH_LOG("status %d", r.status);
-	cli(&r, "--json", "delete", "pinned", "/nonexistent/map", "key", "1", NULL);
+	CLI(&r, "--json", "delete", "pinned", "/nonexistent/map", "key", "1");
 	EXPECT_EQ(66, r.status);
 	EXPECT_NE(NULL, strstr(r.out, "\"error\":")) TH_LOG("%s", r.out);
 }
@@ -185,36 +183,36 @@ TEST(malformed_bytes_and_lengths)
 
 	NEED_MAP(fd, id);
 	/* Key of the wrong length, not a byte, hex without hex digits. */
-	cli(&r, "delete", "id", id, "key", "1", "2", "3", "expect", "0", "1", NULL);
+	CLI(&r, "delete", "id", id, "key", "1", "2", "3", "expect", "0", "1");
 	EXPECT_FAILS(r, 64);
-	cli(&r, "delete", "id", id, "key", "1", "2", "3", "256", "expect", "0", "1", NULL);
+	CLI(&r, "delete", "id", id, "key", "1", "2", "3", "256", "expect", "0", "1");
 	EXPECT_FAILS(r, 64);
-	cli(&r, "delete", "id", id, "key", "hex", "01", "02", "03", "zz",
-	    "expect", "0", "1", NULL);
+	CLI(&r, "delete", "id", id, "key", "hex", "01", "02", "03", "zz",
+	    "expect", "0", "1");
 	EXPECT_FAILS(r, 64);
-	cli(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "x", "1", NULL);
+	CLI(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "x", "1");
 	EXPECT_FAILS(r, 64);
-	cli(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0", NULL);
+	CLI(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0");
 	EXPECT_FAILS(r, 64);
 	/* Tombstone of another size than the region, unknown trailing words. */
-	cli(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0",
-	    "1", "0", "0", "0", "tombstone", "1", NULL);
+	CLI(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0",
+	    "1", "0", "0", "0", "tombstone", "1");
 	EXPECT_FAILS(r, 64);
-	cli(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0",
-	    "1", "lock", "please", NULL);
+	CLI(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0",
+	    "1", "lock", "please");
 	EXPECT_FAILS(r, 64);
-	cli(&r, "update", "id", id, "key", "1", "0", "0", "0", "expect", "0", "1",
-	    "value", "1", "2", NULL);
+	CLI(&r, "update", "id", id, "key", "1", "0", "0", "0", "expect", "0", "1",
+	    "value", "1", "2");
 	EXPECT_FAILS(r, 64);
-	cli(&r, "gc", "id", id, "field", "0-8", "older-than", "5", NULL);
+	CLI(&r, "gc", "id", id, "field", "0-8", "older-than", "5");
 	EXPECT_FAILS(r, 64);
-	cli(&r, "gc", "id", id, "field", "0:3", "older-than", "5", NULL);
+	CLI(&r, "gc", "id", id, "field", "0:3", "older-than", "5");
 	EXPECT_FAILS(r, 64);
-	cli(&r, "gc", "id", id, "field", "12:8", "older-than", "5", NULL);
+	CLI(&r, "gc", "id", id, "field", "12:8", "older-than", "5");
 	EXPECT_FAILS(r, 64);
-	cli(&r, "gc", "id", id, "field", "0:8", "older-than", "-5", NULL);
+	CLI(&r, "gc", "id", id, "field", "0:8", "older-than", "-5");
 	EXPECT_FAILS(r, 64);
-	cli(&r, "gc", "id", id, "field", "0:8", "older-than", "5", "batch", "0", NULL);
+	CLI(&r, "gc", "id", id, "field", "0:8", "older-than", "5", "batch", "0");
 	EXPECT_FAILS(r, 64);
 	close(fd);
 }
@@ -231,11 +229,11 @@ TEST(module_missing)
 		SKIP(return, "needs the module unloaded");
 	NEED_MAP(fd, id);
 	ASSERT_EQ(0, bpf_map_update_elem(fd, &key, v, 0));
-	cli(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0",
-	    "7", "0", "0", "0", "0", "0", "0", "0", NULL);
+	CLI(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0",
+	    "7", "0", "0", "0", "0", "0", "0", "0");
 	EXPECT_FAILS(r, 69);
 	EXPECT_EQ(0, bpf_map_lookup_elem(fd, &key, v));
-	cli(&r, "info", NULL);
+	CLI(&r, "info");
 	EXPECT_EQ(69, r.status);
 	EXPECT_NE(NULL, strstr(r.out, "not loaded"));
 	close(fd);
@@ -254,12 +252,12 @@ TEST(info_names_the_module)
 	struct run r;
 
 	REQUIRE_DEVICE();
-	cli(&r, "info", NULL);
+	CLI(&r, "info");
 	EXPECT_EQ(0, r.status);
 	EXPECT_NE(NULL, strstr(r.out, "loaded, version"));
 	EXPECT_NE(NULL, strstr(r.out, "tombstone"));
 	EXPECT_NE(NULL, strstr(r.out, "security_bpf endbr="));
-	cli(&r, "-j", "info", NULL);
+	CLI(&r, "-j", "info");
 	EXPECT_EQ(0, r.status);
 	EXPECT_NE(NULL, strstr(r.out, "\"module_loaded\":true"));
 	EXPECT_NE(NULL, strstr(r.out, "\"path\":\"static-call\""));
@@ -276,33 +274,33 @@ TEST(delete_results_and_statuses)
 	REQUIRE_DEVICE();
 	NEED_MAP(fd, id);
 	ASSERT_EQ(0, bpf_map_update_elem(fd, &key, v, 0));
-	cli(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0",
-	    "8", "0", "0", "0", "0", "0", "0", "0", NULL);
+	CLI(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0",
+	    "8", "0", "0", "0", "0", "0", "0", "0");
 	EXPECT_FAILS(r, 1);
 	EXPECT_NE(NULL, strstr(r.err, "changed"));
 	EXPECT_EQ(0, bpf_map_lookup_elem(fd, &key, v));
-	cli(&r, "-j", "delete", "id", id, "key", "hex", "01", "00", "00", "00",
-	    "expect", "0", "hex", "07", "00", "00", "00", "00", "00", "00", "00", NULL);
+	CLI(&r, "-j", "delete", "id", id, "key", "hex", "01", "00", "00", "00",
+	    "expect", "0", "hex", "07", "00", "00", "00", "00", "00", "00", "00");
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ("{\"result\":\"deleted\",\"errno\":0}\n", r.out);
 	EXPECT_NE(0, bpf_map_lookup_elem(fd, &key, v));
-	cli(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0", "7", NULL);
+	CLI(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0", "7");
 	EXPECT_FAILS(r, 2);
 	close(fd);
 
 	/* Tombstone mode, and an unsupported map. */
 	NEED_MAP(fd, id);
 	ASSERT_EQ(0, bpf_map_update_elem(fd, &key, v, 0));
-	cli(&r, "-q", "delete", "id", id, "key", "1", "0", "0", "0", "expect", "8",
+	CLI(&r, "-q", "delete", "id", id, "key", "1", "0", "0", "0", "expect", "8",
 	    "9", "0", "0", "0", "0", "0", "0", "0", "tombstone", "0xff", "0xff",
-	    "0xff", "0xff", "0xff", "0xff", "0xff", "0xff", NULL);
+	    "0xff", "0xff", "0xff", "0xff", "0xff", "0xff");
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
 	EXPECT_STREQ("", r.out);
 	EXPECT_NE(0, bpf_map_lookup_elem(fd, &key, v));
 	close(fd);
 	fd = make_map(BPF_MAP_TYPE_ARRAY, id, sizeof(id));
 	ASSERT_GE(fd, 0);
-	cli(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0", "7", NULL);
+	CLI(&r, "delete", "id", id, "key", "1", "0", "0", "0", "expect", "0", "7");
 	EXPECT_FAILS(r, 3);
 	close(fd);
 }
@@ -318,17 +316,17 @@ TEST(update_swaps)
 	REQUIRE_DEVICE();
 	NEED_MAP(fd, id);
 	ASSERT_EQ(0, bpf_map_update_elem(fd, &key, v, 0));
-	cli(&r, "update", "id", id, "key", "2", "0", "0", "0", "expect", "8", "9",
-	    "0", "0", "0", "value", "5", "0", "0", "0", NULL);
+	CLI(&r, "update", "id", id, "key", "2", "0", "0", "0", "expect", "8", "9",
+	    "0", "0", "0", "value", "5", "0", "0", "0");
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
 	EXPECT_STREQ("swapped\n", r.out);
 	ASSERT_EQ(0, bpf_map_lookup_elem(fd, &key, v));
 	EXPECT_EQ(5, v[1]);
-	cli(&r, "update", "id", id, "key", "2", "0", "0", "0", "expect", "8", "9",
-	    "0", "0", "0", "value", "6", "0", "0", "0", NULL);
+	CLI(&r, "update", "id", id, "key", "2", "0", "0", "0", "expect", "8", "9",
+	    "0", "0", "0", "value", "6", "0", "0", "0");
 	EXPECT_FAILS(r, 1);
-	cli(&r, "update", "id", id, "key", "2", "0", "0", "0", "expect", "8", "5",
-	    "0", "0", "0", "value", "6", "0", "0", "0", "lock", NULL);
+	CLI(&r, "update", "id", id, "key", "2", "0", "0", "0", "expect", "8", "5",
+	    "0", "0", "0", "value", "6", "0", "0", "0", "lock");
 	EXPECT_FAILS(r, 64);	/* no spin lock in the value */
 	close(fd);
 }
@@ -349,11 +347,10 @@ TEST(gc_deletes_exactly_the_expired)
 		v[1] = key;	/* field 8:8: 0..49 */
 		ASSERT_EQ(0, bpf_map_update_elem(fd, &key, v, 0));
 	}
-	cli(&r, "gc", "id", id, "field", "8:8", "older-than", "20", "dry-run", NULL);
+	CLI(&r, "gc", "id", id, "field", "8:8", "older-than", "20", "dry-run");
 	EXPECT_EQ(0, r.status);
 	EXPECT_NE(NULL, strstr(r.out, "would delete 20")) TH_LOG("%s", r.out);
-	cli(&r, "-j", "gc", "id", id, "field", "8:8", "older-than", "20", "batch", "2",
-	    NULL);
+	CLI(&r, "-j", "gc", "id", id, "field", "8:8", "older-than", "20", "batch", "2");
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
 	EXPECT_NE(NULL, strstr(r.out, "\"deleted\":20,")) TH_LOG("%s", r.out);
 	for (key = 0; key < 50; key++)

@@ -70,6 +70,49 @@ call_paths_are_direct() {
 	done
 }
 
+# Lifecycle: a hundred loads and unloads, each with its load-time proof.
+reload_100_times() {
+	i=0
+	while [ "$i" -lt 100 ]; do
+		rmmod bpfcmpdel && insmod /bpfcmpdel.ko && [ -c /dev/bpfcmpdel ] || return 1
+		i=$((i + 1))
+	done
+	[ "$(dmesg | grep -c 'bpfcmpdel: ready:')" -ge 101 ]
+}
+
+# Requests in flight hold the device open: rmmod must fail cleanly, and
+# work once they are done.
+rmmod_with_requests_in_flight() {
+	fuzz 100000000 >/dev/null 2>&1 &
+	pid=$!
+	sleep 2
+	busy=0
+	rmmod bpfcmpdel 2>/dev/null || busy=1
+	kill "$pid"
+	wait "$pid"
+	[ "$busy" = 1 ] && [ -c /dev/bpfcmpdel ] && rmmod bpfcmpdel &&
+		[ ! -e /dev/bpfcmpdel ] && insmod /bpfcmpdel.ko
+}
+
+# A load that cannot be served leaves nothing behind and names the cause.
+failed_load() {	# failed_load WHAT MESSAGE
+	rmmod bpfcmpdel || return 1
+	if insmod /bpfcmpdel.ko test_pretend_missing="$1" 2>/dev/null; then
+		rmmod bpfcmpdel
+		return 1
+	fi
+	dmesg | tail -n 5 | grep -qF "$2" && [ ! -e /dev/bpfcmpdel ] &&
+		! grep -q '^bpfcmpdel ' /proc/modules && insmod /bpfcmpdel.ko
+}
+
+failed_load_names_a_missing_symbol() {
+	failed_load pcpu_freelist_push "kernel symbol pcpu_freelist_push not found"
+}
+
+failed_load_names_a_missing_btf_member() {
+	failed_load bpf_htab.hashrnd "BTF: struct bpf_htab has no member hashrnd"
+}
+
 reloaded() {
 	[ -c /dev/bpfcmpdel ] || insmod /bpfcmpdel.ko
 	[ -c /dev/bpfcmpdel ] && [ "$(dmesg | grep -c 'bpfcmpdel: ready:')" -ge 2 ]
@@ -82,6 +125,10 @@ checks guest-load module_ready call_paths_are_direct
 run_bin bpfcmpdel_test bpfcmpdel_test
 run_bin lib_test lib_test
 run_bin cli_test env BPFCMPDEL_CLI=/bin/bpfcmpdel cli_test
+run_bin fuzz fuzz "${FUZZ_ITERATIONS:-20000}"
+run_bin stress stress "${STRESS_SECONDS:-15}"
+checks guest-lifecycle reload_100_times rmmod_with_requests_in_flight \
+	failed_load_names_a_missing_symbol failed_load_names_a_missing_btf_member
 
 checks guest-unload rmmod_refused_while_open rmmod_after_close
 # With the module gone, the library's and the command's device-absent

@@ -6,6 +6,7 @@
 # Usage:
 #   tests/vm/run.sh --kernel VMLINUZ [--ko PATH_TO_KO] [--bin FILE]...
 #                   --cmd 'SHELL COMMAND' [--timeout SECS] [--log FILE]
+#                   [--memory SIZE] [--append KERNEL_ARGS]
 #
 # Exit status: the command's own status, or 1 when the VM never reported one
 # (panic, Oops, timeout), the module failed to load, or dmesg shows a kernel
@@ -29,6 +30,8 @@ cmd=""
 cmd_set=0
 timeout_secs=600
 log=""
+memory=2G
+extra_append=""
 
 while (($#)); do
 	case "$1" in
@@ -38,6 +41,8 @@ while (($#)); do
 	--cmd) cmd=${2?--cmd needs a value}; cmd_set=1; shift 2 ;;
 	--timeout) timeout_secs=${2:?--timeout needs a value}; shift 2 ;;
 	--log) log=${2:?--log needs a value}; shift 2 ;;
+	--memory) memory=${2:?--memory needs a value}; shift 2 ;;
+	--append) extra_append=${2?--append needs a value}; shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "vm: unknown argument: $1" >&2; usage ;;
 	esac
@@ -173,10 +178,11 @@ fi
 # text patch that TCG sometimes executes half-done (int3 Oops in
 # sched_clock_cpu, seen on 6.12 and 7.3).
 append="console=ttyS0 panic=-1 oops=panic quiet loglevel=4 log_buf_len=8M tsc=unstable"
+append+=${extra_append:+ $extra_append}
 
 qemu=(
 	qemu-system-x86_64
-	-machine q35 -accel tcg -cpu max -smp 2 -m 2G
+	-machine q35 -accel tcg -cpu max -smp 2 -m "$memory"
 	-display none -monitor none -serial stdio -no-reboot
 	-kernel "$kernel" -initrd "$initrd" -append "$append"
 )
@@ -223,26 +229,11 @@ end=$(date +%s)
 booted=$(sed -n 's/.*@@BOOTED \([0-9.]*\)@@.*/\1/p' "$clean" | head -n1)
 echo "vm: qemu exited rc=$qemu_rc after $((end - start))s wall${booted:+ (guest reached init at ${booted}s uptime)}" >&2
 
-bad_patterns=(
-	'BUG:'
-	'WARNING:'
-	'Oops'
-	'Kernel panic'
-	'possible recursive locking'
-	'lockdep'
-	'INFO: task'
-	'circular locking'
-	'general protection fault'
-	'KASAN'
-	'UBSAN'
-	'rcu_sched self-detected stall'
-	'rcu: INFO:'
-	'self-detected stall'
-)
+# What counts as a kernel report, as fixed strings (banners excluded).
 grep_args=()
-for p in "${bad_patterns[@]}"; do
-	grep_args+=(-e "$p")
-done
+while IFS= read -r p; do
+	[[ -z $p || $p == \#* ]] || grep_args+=(-e "$p")
+done <"$(dirname "$0")/kernel-reports"
 
 exit_line=$(grep -o '@@EXIT [0-9]*@@' "$clean" | tail -n1 || true)
 if [[ -z "$exit_line" ]]; then
