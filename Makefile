@@ -8,6 +8,7 @@
 #   make fuzz            the ioctl fuzzer's long run (a million requests) in VMs
 #   make check-debug     the suite, fuzzer and stress test on KASAN/lockdep
 #                        kernels built from Debian's sources (once, cached)
+#   make bench-table     the README's performance section, from the last bench
 #   make support-table   the README's support table, from the last full check
 #   make style           checkpatch and sparse on the module, shellcheck
 #   make install         the library and the command (PREFIX, DESTDIR)
@@ -55,6 +56,11 @@ fuzz:
 check-debug:
 	scripts/debug-kernels.sh
 
+bench-table:
+	@test -s build/bench-results.md || \
+		{ echo "bench-table: run 'make bench' first" >&2; exit 1; }
+	scripts/readme-section.sh README.md bench build/bench-results.md
+
 support-table:
 	@test -s build/last-full-matrix || \
 		{ echo "support-table: run a full 'make check' first" >&2; exit 1; }
@@ -93,4 +99,4 @@ clean:
 	$(MAKE) -C cli clean
 	rm -rf build
 
-.PHONY: all module lib cli install demo check bench fuzz check-debug support-table style dkms-install dkms-uninstall clean
+.PHONY: all module lib cli install demo check bench bench-table fuzz check-debug support-table style dkms-install dkms-uninstall clean

@@ -394,6 +394,33 @@ static void sweep_release(struct bpf_map *map, struct cmpdel_sweep *sw,
 	sw->room -= taken;
 }
 
+/*
+ * Under RCU, without the lock: whether bucket @idx may hold an element the
+ * sweep takes.  Most buckets of a large map are empty or all live, and the
+ * lock is what a sweep would otherwise pay for each of them.  A chain that
+ * ends in another bucket's nulls marker changed under us (an element was
+ * reused elsewhere): look under the lock to be sure.  Whatever this misses
+ * was inserted or refreshed after the walk passed, as the lock would see it.
+ */
+static bool sweep_worth_locking(struct bpf_map *map, void *b, u32 idx,
+				struct cmpdel_sweep *sw)
+{
+	struct hlist_nulls_head *head = field(b, L.bucket_head);
+	struct hlist_nulls_node *n;
+	u32 seen = 0;
+
+	for (n = rcu_dereference(hlist_nulls_first_rcu(head)); !is_a_nulls(n);
+	     n = rcu_dereference(hlist_nulls_next_rcu(n)), seen++)
+		if (sweep_field(map, (char *)n - L.elem_hash_node, sw) < sw->threshold)
+			return true;
+	if (get_nulls_value(n) != idx)
+		return true;
+	/* The locked walk counts what it looks at; this counts the rest. */
+	sw->scanned += seen;
+	return false;
+}
+
+/* Bucket @sw->cursor, under its lock; the caller is in an RCU section. */
 static int sweep_bucket(struct bpf_map *map, struct cmpdel_sweep *sw, bool *more)
 {
 	void *htab = map, *out[SWEEP_PER_LOCK];
@@ -403,17 +430,50 @@ static int sweep_bucket(struct bpf_map *map, struct cmpdel_sweep *sw, bool *more
 	int ret;
 
 	b = htab_select_bucket(htab, hash);
+	if (!sweep_worth_locking(map, b, hash, sw))
+		return 0;
 	lock = field(b, L.bucket_lock);
+	ret = cmpdel_bucket_enter(htab, hash, lock, &guard);
+	if (ret)
+		return ret;
+	cmpdel_bucket_lock(lock);
+	taken = sweep_bucket_locked(map, b, sw, out,
+				    min_t(u32, sw->room, SWEEP_PER_LOCK), more);
+	cmpdel_bucket_unlock(lock);
+	cmpdel_bucket_exit(lock, &guard);
+	sweep_release(map, sw, out, taken);
+	return 0;
+}
+
+/* Buckets per RCU section: the CPU is given up between sections. */
+#define SWEEP_PER_SECTION 256
+
+/*
+ * Up to SWEEP_PER_SECTION buckets from @sw->cursor, one bucket lock held at
+ * a time and never across buckets.  *@progress is set once a bucket was
+ * done; -EAGAIN when one could not be locked.
+ */
+static int sweep_section(struct bpf_map *map, struct cmpdel_sweep *sw,
+			 u32 n_buckets, bool *progress)
+{
+	u32 i;
+	bool more;
+	int ret = 0;
+
 	cmpdel_disable_instrumentation();
 	rcu_read_lock();
-	ret = cmpdel_bucket_enter(htab, hash, lock, &guard);
-	if (!ret) {
-		cmpdel_bucket_lock(lock);
-		taken = sweep_bucket_locked(map, b, sw, out,
-					    min_t(u32, sw->room, SWEEP_PER_LOCK), more);
-		cmpdel_bucket_unlock(lock);
-		cmpdel_bucket_exit(lock, &guard);
-		sweep_release(map, sw, out, taken);
+	for (i = 0; i < SWEEP_PER_SECTION && sw->budget && sw->room &&
+	     sw->cursor < n_buckets; i++) {
+		more = false;
+		ret = sweep_bucket(map, sw, &more);
+		if (ret)
+			break;
+		*progress = true;
+		/* A bucket with more to take than fit is visited again. */
+		if (!more) {
+			sw->cursor++;
+			sw->budget--;
+		}
 	}
 	rcu_read_unlock();
 	cmpdel_enable_instrumentation();
@@ -421,27 +481,20 @@ static int sweep_bucket(struct bpf_map *map, struct cmpdel_sweep *sw, bool *more
 }
 
 /*
- * Bucket by bucket from @sw->cursor, one lock held at a time and never
- * across buckets; rescheduling between them.  A bucket with more expired
- * elements than fit is visited again.  -EAGAIN only if not even the first
- * bucket could be locked; otherwise the progress made stands.
+ * Bucket by bucket from @sw->cursor, rescheduling between sections.
+ * -EAGAIN only if not even the first bucket could be locked; otherwise the
+ * progress made stands.
  */
 int cmpdel_htab_sweep(struct bpf_map *map, struct cmpdel_sweep *sw)
 {
 	u32 n_buckets = htab_u32(map, L.htab_n_buckets);
-	bool progress = false, more;
+	bool progress = false;
 	int ret;
 
 	while (sw->budget && sw->room && sw->cursor < n_buckets) {
-		more = false;
-		ret = sweep_bucket(map, sw, &more);
+		ret = sweep_section(map, sw, n_buckets, &progress);
 		if (ret)
 			return progress ? 0 : ret;
-		progress = true;
-		if (!more) {
-			sw->cursor++;
-			sw->budget--;
-		}
 		cond_resched();
 	}
 	if (sw->cursor >= n_buckets)

@@ -1,21 +1,35 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# make bench: what compare-and-delete costs next to a plain delete, measured
-# side by side in one VM run (KERNEL=6.12 or 7 picks another line).
+# make bench: every way to delete expired map entries, side by side in one
+# VM boot (bench/cmpdel_bench.c), on KERNEL (default 6.1) for BENCH_SIZES
+# (default "1024 65536 1048576" entries).  Prints the tables and keeps them
+# in build/bench-results.md, which `make bench-table` puts in the README.
+# Not a test: it asserts nothing.
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
 "$top/scripts/deps.sh"
 kver=$(kernel_provision "${KERNEL:-6.1}")
-mkdir -p "$build"
-ko=$(dkms_build_module "$kver" 2>"$build/dkms-bench.log") || {
-	cat "$build/dkms-bench.log" >&2
+mkdir -p "$build/logs"
+ko=$(dkms_build_module "$kver" 2>"$build/logs/dkms-bench.log") || {
+	cat "$build/logs/dkms-bench.log" >&2
 	exit 1
 }
 build_lib
+build_bpf_skeletons
 build_static "$build/cmpdel_bench" "$top/bench/cmpdel_bench.c"
 echo "bench: $kver under QEMU (TCG): ratios hold, absolute times do not"
+log=$build/logs/bench-$kver.log
 "$top/tests/vm/run.sh" --kernel "$(kernel_image "$kver")" --ko "$ko" \
-	--bin "$build/cmpdel_bench" --cmd cmpdel_bench --timeout 900 |
-	tr -d '\r' | sed -n '/^GC pass per element/,/^percpu_hash/p'
+	--memory 4G --bin "$build/cmpdel_bench" \
+	--cmd "cmpdel_bench ${BENCH_SIZES:-1024 65536 1048576}" --timeout 5000 \
+	--log "$log" >/dev/null
+tr -d '\r' <"$log" | sed -n '/^@@BENCH-BEGIN@@$/,/^@@BENCH-END@@$/p' |
+	sed '1d;$d' >"$build/bench-results.md.new"
+[[ -s $build/bench-results.md.new ]] || {
+	echo "bench: no results in $log" >&2
+	exit 1
+}
+mv "$build/bench-results.md.new" "$build/bench-results.md"
+cat "$build/bench-results.md"

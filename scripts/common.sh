@@ -49,7 +49,7 @@ copy_module_source() {
 build_bpf_skeletons() {
 	local src obj name
 
-	for src in "$top"/tests/bpf/*.bpf.c; do
+	for src in "$top"/tests/bpf/*.bpf.c "$top"/bench/*.bpf.c; do
 		name=$(basename "$src" .bpf.c)
 		obj=$build/$name.bpf.o
 		clang -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -O2 -g -Wall -I/usr/include/x86_64-linux-gnu \
@@ -66,7 +66,7 @@ build_static() {
 	shift
 	ksft=$(ksft_headers)
 	cc -static -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
-		-DBPFCMPDEL_CLI_VERSION="\"$pkg_version\"" -I"$ksft" -I"$build" -I"$top/lib/include" -I"$top/tests/bpf" -I"$top/tools" \
+		-DBPFCMPDEL_CLI_VERSION="\"$pkg_version\"" -I"$ksft" -I"$build" -I"$top/lib/include" -I"$top/tests/bpf" -I"$top/tools" -I"$top/bench" \
 		-I"$top/uapi" -o "$out" "$@" "$top/lib/libbpfcmpdel.a" \
 		-lbpf -lelf -lz -lpthread 2> >(grep -v 'statically linked applications' >&2)
 }

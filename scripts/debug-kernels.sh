@@ -50,16 +50,22 @@ build_debug_kernel() {
 		export DEBIAN_FRONTEND=noninteractive
 		apt-get -q -y -o Dpkg::Use-Pty=0 --no-install-recommends install \
 			${build_pkgs[*]} $pkg >/dev/null
-		rm -rf src && mkdir src
-		tar -xf /usr/src/$pkg.tar.xz -C src --strip-components=1
+		# An interrupted build of the same source and options goes on.
+		if [ \"\$(cat configured 2>/dev/null)\" != $pkg-$cfg ]; then
+			rm -rf src configured && mkdir src
+			tar -xf /usr/src/$pkg.tar.xz -C src --strip-components=1
+			cd src
+			make -s x86_64_defconfig
+			for o in ${options[*]}; do ./scripts/config -e \$o; done
+			./scripts/config --set-str LOCALVERSION -bpfcmpdel-debug -d LOCALVERSION_AUTO
+			make -s olddefconfig
+			for o in ${options[*]}; do
+				grep -q \"^CONFIG_\$o=y\" .config || { echo \"debug: CONFIG_\$o did not stick\"; exit 1; }
+			done
+			cd ..
+			echo $pkg-$cfg > configured
+		fi
 		cd src
-		make -s x86_64_defconfig
-		for o in ${options[*]}; do ./scripts/config -e \$o; done
-		./scripts/config --set-str LOCALVERSION -bpfcmpdel-debug -d LOCALVERSION_AUTO
-		make -s olddefconfig
-		for o in ${options[*]}; do
-			grep -q \"^CONFIG_\$o=y\" .config || { echo \"debug: CONFIG_\$o did not stick\"; exit 1; }
-		done
 		nice make -s -j$(nproc) bzImage modules
 		make -s kernelrelease > ../release
 	") >&2 || return 1

@@ -2028,4 +2028,120 @@ TEST(gc_helpers_delete_exactly_the_expired)
 	}
 }
 
+/* --- BPF_F_LOCK writers: what the default mode cannot exclude ----------- */
+
+#define TORN_WORDS 16
+
+struct torn_value {
+	__u32 lock;		/* struct bpf_spin_lock */
+	__u32 pad;
+	__u64 data[TORN_WORDS];
+};
+
+/* A hash map whose value is { bpf_spin_lock; u32; u64 data[16]; }. */
+static int create_torn_map(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	int u32_id, u64_id, lock_id, arr_id, v_id, fd;
+	struct btf *btf = btf__new_empty();
+
+	if (!btf)
+		return -1;
+	u32_id = btf__add_int(btf, "u32", 4, 0);
+	u64_id = btf__add_int(btf, "u64", 8, 0);
+	lock_id = btf__add_struct(btf, "bpf_spin_lock", 4);
+	btf__add_field(btf, "val", u32_id, 0, 0);
+	arr_id = btf__add_array(btf, u32_id, u64_id, TORN_WORDS);
+	v_id = btf__add_struct(btf, "value", sizeof(struct torn_value));
+	btf__add_field(btf, "lock", lock_id, 0, 0);
+	btf__add_field(btf, "pad", u32_id, 32, 0);
+	btf__add_field(btf, "data", arr_id, 64, 0);
+	if (btf__load_into_kernel(btf)) {
+		btf__free(btf);
+		return -1;
+	}
+	opts.btf_fd = btf__fd(btf);
+	opts.btf_key_type_id = u32_id;
+	opts.btf_value_type_id = v_id;
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "cmpdel_torn", 4, sizeof(struct torn_value),
+			    4, &opts);
+	btf__free(btf);
+	return fd;
+}
+
+struct torn {
+	int fd;
+	atomic_bool stop;
+};
+
+/* Rewrites the whole data array in place, under the spin lock, A or B. */
+static void *torn_writer(void *arg)
+{
+	struct torn *t = arg;
+	struct torn_value v = {};
+	__u32 key = 1, i, n = 0;
+
+	while (!atomic_load(&t->stop)) {
+		for (i = 0; i < TORN_WORDS; i++)
+			v.data[i] = n % 2 ? 0xbbbbbbbbbbbbbbbbULL : 0xaaaaaaaaaaaaaaaaULL;
+		bpf_map_update_elem(t->fd, &key, &v, BPF_F_LOCK | BPF_EXIST);
+		n++;
+	}
+	return NULL;
+}
+
+/*
+ * Compare-deletes expecting half A, half B: a value no writer ever stored,
+ * matched only by a compare that saw a BPF_F_LOCK update half done.
+ */
+static unsigned long torn_matches(struct __test_metadata *_metadata, int fd,
+				  __u64 flags, double seconds)
+{
+	BPFCMPDEL_OPTS(opts, .flags = flags);
+	struct torn t = { .fd = fd };
+	struct torn_value v = {};
+	__u64 mixed[TORN_WORDS];
+	unsigned long hits = 0, tries = 0;
+	struct timespec t0, t1;
+	__u32 key = 1, i;
+	pthread_t w;
+
+	for (i = 0; i < TORN_WORDS; i++)
+		mixed[i] = i < TORN_WORDS / 2 ? 0xbbbbbbbbbbbbbbbbULL : 0xaaaaaaaaaaaaaaaaULL;
+	EXPECT_EQ(0, bpf_map_update_elem(fd, &key, &v, BPF_ANY));
+	EXPECT_EQ(0, pthread_create(&w, NULL, torn_writer, &t));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		if (!bpfcmpdel_delete(fd, &key, mixed, offsetof(struct torn_value, data),
+				      sizeof(mixed), &opts)) {
+			hits++;
+			bpf_map_update_elem(fd, &key, &v, BPF_ANY);
+		}
+		tries++;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while (t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
+	atomic_store(&t.stop, true);
+	pthread_join(w, NULL);
+	TH_LOG("%s: %lu of %lu compares matched a half-written value",
+	       flags ? "lock mode" : "default mode", hits, tries);
+	return hits;
+}
+
+/*
+ * BPF_F_LOCK updates write in place under the value's spin lock only: the
+ * default mode's compare can see one half-done (logged: how often depends
+ * on timing), lock mode's never can.
+ */
+TEST(lock_mode_never_sees_a_half_written_value)
+{
+	int fd;
+
+	REQUIRE_DEVICE();
+	fd = create_torn_map();
+	ASSERT_GE(fd, 0);
+	torn_matches(_metadata, fd, 0, 3);
+	EXPECT_EQ(0, torn_matches(_metadata, fd, BPFCMPDEL_F_LOCK, 3));
+	close(fd);
+}
+
 TEST_HARNESS_MAIN
