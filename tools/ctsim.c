@@ -203,11 +203,16 @@ static int gc_pass(struct ctsim *s, enum ctsim_gc gc, struct ctsim_result *res)
 	pthread_barrier_wait(&s->start);
 	for (i = 0; i < n; i++) {
 		const void *snap = vals + i * vsize;
+		int err;
 
 		if (*(const __u64 *)snap >= NOW)
 			continue;
 		res->expired++;
-		tally(res, gc_delete(s, gc, &keys[i], snap));
+		/* -EAGAIN: the bucket lock was not taken, nothing changed; retry. */
+		do
+			err = gc_delete(s, gc, &keys[i], snap);
+		while (err == -EAGAIN);
+		tally(res, err);
 	}
 out:
 	free(keys);
