@@ -40,9 +40,12 @@ cell() {	# cell LOG GROUP
 	esac
 	read -r pass fail skip < <(tr -d '\r' <"$log" | awk -v fx="$fixture" -v v="$variant" '
 		/^@@BIN-BEGIN / { inbin = $2 ~ /^(bpfcmpdel_test|lib_test)@@$/ }
+		# A skipped result line carries the reason, not the name.
+		inbin && /^# +RUN +/ { run = $3 }
 		inbin && /^(not )?ok [0-9]+ / {
 			skipped = $0 ~ /# SKIP/
 			name = $0; sub(/^(not )?ok [0-9]+ /, "", name); sub(/ .*/, "", name)
+			if (skipped) name = run
 			n = split(name, p, ".")
 			if (p[1] != "hash" && p[1] != "timer") p[1] = "global"
 			if (p[1] != fx) next
@@ -91,14 +94,14 @@ done
 }
 
 if [[ -z $readme ]]; then
-	table
+	table "$@"
 	exit 0
 fi
 grep -q '<!-- support-table:begin -->' "$readme" || {
 	echo "support-table: no markers in $readme" >&2
 	exit 1
 }
-table >"$readme.table"
+table "$@" >"$readme.table"
 awk -v table="$readme.table" '
 	/<!-- support-table:end -->/ { skip = 0 }
 	!skip { print }
