@@ -221,42 +221,6 @@ static void htab_free_elem(struct bpf_map *map, void *l)
 	cmpdel_bpf_mem_cache_free(field(htab, L.htab_ma), l);
 }
 
-static int htab_compare_delete(struct bpf_map *map, const void *key,
-			       const struct cmpdel_op *op)
-{
-	void *htab = map;	/* struct bpf_map is bpf_htab's first member */
-	u32 key_size = map->key_size;
-	struct cmpdel_bucket_guard guard;
-	void *lock;
-	u32 hash;
-	void *b, *l;
-	int ret;
-
-	hash = cmpdel_htab_hash(key, key_size, htab_u32(htab, L.htab_hashrnd));
-	b = htab_select_bucket(htab, hash);
-	lock = field(b, L.bucket_lock);
-
-	ret = cmpdel_bucket_enter(htab, hash, lock, &guard);
-	if (ret)
-		return ret;
-	cmpdel_bucket_lock(lock);
-
-	l = lookup_elem_raw(field(b, L.bucket_head), hash, key, key_size);
-	if (!l)
-		ret = -ENOENT;
-	else if (!elem_may_delete(map, l, op))
-		ret = -EBUSY;
-	else
-		hlist_nulls_del_rcu(field(l, L.elem_hash_node));
-
-	cmpdel_bucket_unlock(lock);
-	cmpdel_bucket_exit(lock, &guard);
-
-	if (!ret)
-		htab_free_elem(map, l);
-	return ret;
-}
-
 /*
  * Under the bucket lock, so that a swap never writes into an element
  * already unlinked: one cmpxchg, or memcmp + memcpy under the spin lock.
@@ -281,16 +245,22 @@ static bool elem_compare_swap(struct bpf_map *map, void *l,
 	return equal;
 }
 
-static int htab_compare_swap(struct bpf_map *map, const void *key,
-			     const struct cmpdel_op *op)
+/*
+ * Under @key's bucket lock: find the element and apply @op -- a
+ * compare-and-swap, or the mode's compare and then the unlink, leaving the
+ * element in *@unlinked for the caller to free after the unlock.
+ */
+static int htab_locked_op(struct bpf_map *map, const void *key,
+			  const struct cmpdel_op *op, bool swap, void **unlinked)
 {
-	void *htab = map;
+	void *htab = map;	/* struct bpf_map is bpf_htab's first member */
+	u32 key_size = map->key_size;
 	struct cmpdel_bucket_guard guard;
-	u32 hash;
 	void *b, *l, *lock;
+	u32 hash;
 	int ret;
 
-	hash = cmpdel_htab_hash(key, map->key_size, htab_u32(htab, L.htab_hashrnd));
+	hash = cmpdel_htab_hash(key, key_size, htab_u32(htab, L.htab_hashrnd));
 	b = htab_select_bucket(htab, hash);
 	lock = field(b, L.bucket_lock);
 
@@ -298,13 +268,33 @@ static int htab_compare_swap(struct bpf_map *map, const void *key,
 	if (ret)
 		return ret;
 	cmpdel_bucket_lock(lock);
-	l = lookup_elem_raw(field(b, L.bucket_head), hash, key, map->key_size);
-	if (!l)
+
+	l = lookup_elem_raw(field(b, L.bucket_head), hash, key, key_size);
+	if (!l) {
 		ret = -ENOENT;
-	else if (!elem_compare_swap(map, l, op))
+	} else if (swap) {
+		ret = elem_compare_swap(map, l, op) ? 0 : -EBUSY;
+	} else if (!elem_may_delete(map, l, op)) {
 		ret = -EBUSY;
+	} else {
+		hlist_nulls_del_rcu(field(l, L.elem_hash_node));
+		*unlinked = l;
+	}
+
 	cmpdel_bucket_unlock(lock);
 	cmpdel_bucket_exit(lock, &guard);
+	return ret;
+}
+
+static int htab_compare_delete(struct bpf_map *map, const void *key,
+			       const struct cmpdel_op *op)
+{
+	void *l = NULL;
+	int ret;
+
+	ret = htab_locked_op(map, key, op, false, &l);
+	if (!ret)
+		htab_free_elem(map, l);
 	return ret;
 }
 
@@ -315,7 +305,7 @@ int cmpdel_htab_compare_swap(struct bpf_map *map, const void *key,
 
 	cmpdel_disable_instrumentation();
 	rcu_read_lock();
-	ret = htab_compare_swap(map, key, op);
+	ret = htab_locked_op(map, key, op, true, NULL);
 	rcu_read_unlock();
 	cmpdel_enable_instrumentation();
 	return ret;
