@@ -24,15 +24,12 @@
 
 static int batch_check(const struct bpfcmpdel_batch_req *req)
 {
-	if (req->flags & ~BPFCMPDEL_F_ALL || !req->compare_size)
-		return -EINVAL;
-	if (!(req->flags & BPFCMPDEL_F_CPU) && req->cpu)
-		return -EINVAL;
-	if (!(req->flags & BPFCMPDEL_F_TOMBSTONE) && req->tombstone)
-		return -EINVAL;
-	if (req->count > BPFCMPDEL_BATCH_MAX)
-		return -E2BIG;
-	return 0;
+	int ret = cmpdel_check_mode(req->flags, req->compare_size, req->cpu,
+				    req->tombstone);
+
+	if (ret)
+		return ret;
+	return req->count > BPFCMPDEL_BATCH_MAX ? -E2BIG : 0;
 }
 
 /* Bytes per element in @expected, and where in them the region starts. */

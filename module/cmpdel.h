@@ -140,8 +140,9 @@ int cmpdel_htab_compare_swap(struct bpf_map *map, const void *key,
 			     const struct cmpdel_op *op);
 int cmpdel_htab_sweep(struct bpf_map *map, struct cmpdel_sweep *sw);
 
-/* main.c: every request's size-versioned copy-in. */
+/* main.c: what every request's copy-in shares. */
 int cmpdel_copy_struct(void *dst, size_t ksize, const void __user *src, u32 min);
+int cmpdel_check_mode(u64 flags, u32 compare_size, u32 cpu, u64 tombstone);
 
 /* batch.c: the array and walking requests. */
 long cmpdel_ioctl_delete_batch(void __user *arg);

@@ -26,12 +26,12 @@ static int cmpdel_copy_req(struct bpfcmpdel_req *req,
 	ret = cmpdel_copy_struct(req, sizeof(*req), ureq, BPFCMPDEL_REQ_SIZE_VER0);
 	if (ret)
 		return ret;
-	if (req->flags & ~BPFCMPDEL_F_ALL || !req->compare_size || req->reserved)
+	if (req->reserved)
 		return -EINVAL;
-	if (!(req->flags & BPFCMPDEL_F_CPU) && req->cpu)
-		return -EINVAL;
-	if (!(req->flags & BPFCMPDEL_F_TOMBSTONE) && req->tombstone)
-		return -EINVAL;
+	ret = cmpdel_check_mode(req->flags, req->compare_size, req->cpu,
+				req->tombstone);
+	if (ret)
+		return ret;
 	/* New bytes are what a swap writes; a delete writes none. */
 	if (swap != !!req->value)
 		return -EINVAL;
@@ -101,6 +101,21 @@ static void *cmpdel_copy_expected(const struct bpf_map *map, struct cmpdel_op *o
 		len += (num_possible_cpus() - 1) * op->cpu_stride;
 	}
 	return cmpdel_copy_in(b, uexp, len);
+}
+
+/*
+ * The fields every compare request shares: known flags, a region, and the
+ * mode arguments only with the flag that gives them a meaning.
+ */
+int cmpdel_check_mode(u64 flags, u32 compare_size, u32 cpu, u64 tombstone)
+{
+	if (flags & ~BPFCMPDEL_F_ALL || !compare_size)
+		return -EINVAL;
+	if (!(flags & BPFCMPDEL_F_CPU) && cpu)
+		return -EINVAL;
+	if (!(flags & BPFCMPDEL_F_TOMBSTONE) && tombstone)
+		return -EINVAL;
+	return 0;
 }
 
 static struct cmpdel_op cmpdel_req_op(const struct bpfcmpdel_req *req)
