@@ -437,44 +437,33 @@ static void gc_progress(__u64 cursor, void *ctx)
 		100.0 * (double)cursor / (double)p->buckets);
 }
 
+struct dry_run {
+	__u32 off, size;
+	__u64 threshold;
+	__u64 would_delete;
+};
+
+/* The sweep's rule, counted and never acted on: nothing is deleted. */
+static bool dry_run_count(const void *key, const void *value, void *ctx)
+{
+	struct dry_run *d = ctx;
+	__u64 field = 0;
+
+	memcpy(&field, (const char *)value + d->off, d->size);
+	d->would_delete += field < d->threshold;
+	return false;
+}
+
 /* Counts, without deleting, what a sweep with @threshold would take. */
 static int gc_dry_run(const struct map *m, __u32 off, __u32 size, __u64 threshold,
 		      struct bpfcmpdel_gc_stats *st)
 {
-	__u32 ks = m->info.key_size, vs = m->info.value_size, count, i;
-	char *keys = calloc(1024, ks), *vals = calloc(1024, vs);
-	__u64 in = 0, out = 0, field;
-	bool first = true, last = false;
-	int ret = 0;
+	struct dry_run d = { .off = off, .size = size, .threshold = threshold };
+	BPFCMPDEL_GC_OPTS(opts, .ctx = &d);
+	int ret;
 
-	if (!keys || !vals) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	while (!last) {
-		LIBBPF_OPTS(bpf_map_batch_opts, bo);
-
-		count = 1024;
-		ret = bpf_map_lookup_batch(m->fd, first ? NULL : &in, &out, keys, vals,
-					   &count, &bo);
-		if (ret && errno != ENOENT) {
-			ret = -errno;
-			goto out;
-		}
-		last = ret != 0;
-		ret = 0;
-		first = false;
-		in = out;
-		for (i = 0; i < count; i++) {
-			field = 0;
-			memcpy(&field, vals + (size_t)i * vs + off, size);
-			st->scanned++;
-			st->deleted += field < threshold;
-		}
-	}
-out:
-	free(keys);
-	free(vals);
+	ret = bpfcmpdel_gc_snapshot(m->fd, off, size, dry_run_count, st, &opts);
+	st->deleted = d.would_delete;
 	return ret;
 }
 

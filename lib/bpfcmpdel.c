@@ -403,6 +403,8 @@ int bpfcmpdel_gc_snapshot(int map_fd, __u32 offset, __u32 size,
 			       vals + (size_t)i * value_size, value_size);
 			nexp++;
 		}
+		if (!nexp)
+			continue;
 		n = nexp;
 		ret = bpfcmpdel_delete_batch(map_fd, ekeys, evals, results, &n,
 					     offset, size, &dopts);
