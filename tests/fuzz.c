@@ -197,19 +197,30 @@ static int make_map(enum bpf_map_type t, __u32 ks, __u32 vs, __u32 flags)
 	return bpf_map_create(t, "fuzz", ks, vs, 64, &o);
 }
 
-/* Keys 0..n of @ks bytes with random values: something to delete. */
+/*
+ * Keys 0..47 with values of one likely byte: something to delete.  Only the
+ * bytes the map's values span are written (a per-CPU map's for every
+ * possible CPU): refilling is not what the run should spend its time on.
+ */
 static void refill(int fd)
 {
+	static unsigned char val[4096 * 4];
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info), i;
-	unsigned char key[64], val[4096 * 4];
+	unsigned char key[64] = {};
+	size_t span;
 
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.key_size > 64)
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.key_size > sizeof(key))
 		return;
+	span = info.value_size;
+	if (info.type == BPF_MAP_TYPE_PERCPU_HASH || info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
+	    info.type == BPF_MAP_TYPE_PERCPU_ARRAY)
+		span = ((span + 7) & ~7UL) * (size_t)libbpf_num_possible_cpus();
+	if (span > sizeof(val))
+		span = sizeof(val);
 	for (i = 0; i < 48; i++) {
-		memset(key, 0, sizeof(key));
 		key[0] = (unsigned char)i;
-		memset(val, (int)(rnd() % 4), sizeof(val));
+		memset(val, (int)(rnd() % 4), span);
 		bpf_map_update_elem(fd, key, val, BPF_ANY);
 	}
 }
@@ -305,8 +316,8 @@ int main(int argc, char **argv)
 	setup_memory();
 	setup_fds();
 	for (i = 0; i < n; i++) {
-		if (i % 500 == 0)
-			for (key = 0; key < (unsigned int)nfds; key++)
+		if (i % 2000 == 0)
+			for (key = 0; key < (unsigned int)nmaps; key++)
 				refill(fds[key]);
 		switch (rnd() % 8) {
 		case 0: case 1: case 2: cmd = fuzz_single(false); break;
