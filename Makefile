@@ -5,6 +5,7 @@
 #   make demo            install what is missing, run the demo in a VM
 #   make check           install what is missing, run every test
 #   make bench           compare-delete next to plain delete, in a VM
+#   make profile         perf profile of a GC pass (sweep, Calico-style), in a VM
 #   make fuzz            the ioctl fuzzer's long run (a million requests) in VMs
 #   make check-debug     the suite, fuzzer and stress test on KASAN/lockdep
 #                        kernels built from Debian's sources (once, cached)
@@ -49,6 +50,9 @@ check:
 
 bench:
 	scripts/bench.sh
+
+profile:
+	scripts/profile.sh
 
 fuzz:
 	scripts/fuzz.sh
@@ -99,4 +103,4 @@ clean:
 	$(MAKE) -C cli clean
 	rm -rf build
 
-.PHONY: all module lib cli install demo check bench bench-table fuzz check-debug support-table style dkms-install dkms-uninstall clean
+.PHONY: all module lib cli install demo check bench profile bench-table fuzz check-debug support-table style dkms-install dkms-uninstall clean

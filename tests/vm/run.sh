@@ -6,7 +6,10 @@
 # Usage:
 #   tests/vm/run.sh --kernel VMLINUZ [--ko PATH_TO_KO] [--bin FILE]...
 #                   --cmd 'SHELL COMMAND' [--timeout SECS] [--log FILE]
-#                   [--memory SIZE] [--append KERNEL_ARGS]
+#                   [--memory SIZE] [--append KERNEL_ARGS] [--tree DIR]
+#
+# --tree DIR: DIR's files are copied into the guest's root as they are laid
+# out there, for a tool that comes with its loader and libraries (perf).
 #
 # Exit status: the command's own status, or 1 when the VM never reported one
 # (panic, Oops, timeout), the module failed to load, or dmesg shows a kernel
@@ -14,7 +17,7 @@
 set -euo pipefail
 
 usage() {
-	sed -n '6,8p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '6,11p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -32,6 +35,7 @@ timeout_secs=600
 log=""
 memory=2G
 extra_append=""
+trees=()
 
 while (($#)); do
 	case "$1" in
@@ -43,6 +47,7 @@ while (($#)); do
 	--log) log=${2:?--log needs a value}; shift 2 ;;
 	--memory) memory=${2:?--memory needs a value}; shift 2 ;;
 	--append) extra_append=${2?--append needs a value}; shift 2 ;;
+	--tree) trees+=("${2:?--tree needs a value}"); shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "vm: unknown argument: $1" >&2; usage ;;
 	esac
@@ -90,6 +95,11 @@ for b in "${bins[@]}"; do
 		die "--bin $b is dynamically linked; build it with -static"
 	fi
 	install -m 0755 "$b" "$root/bin/$(basename "$b")"
+done
+
+for t in "${trees[@]}"; do
+	[[ -d "$t" ]] || die "--tree not a directory: $t"
+	cp -a "$t/." "$root/"
 done
 
 if [[ -n "$ko" ]]; then
