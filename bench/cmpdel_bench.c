@@ -11,9 +11,15 @@
  * BPF_MAP_DELETE_ELEM of the same trial set.  Then a whole GC pass over a
  * large LRU map with a tenth expired: Cilium's way, Calico's, and this
  * project's sweep.  Output is markdown between @@BENCH-BEGIN/END@@.
+ *
+ * cmpdel_bench --gc cilium|calico|sweep|walk [ROUNDS]: that GC pass alone, for
+ * a profiler (scripts/profile.sh).  With BENCH_PERF_CTL and BENCH_PERF_ACK
+ * naming the fifos of `perf record --control`, only the passes themselves
+ * are recorded, not the refills between them.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +37,7 @@
 #include "bench.h"
 #include "bench.skel.h"
 
-#define TRIALS		5
+#define TRIALS		7
 #define MAX_K		8192
 #define EXPIRED		1ULL
 #define LIVE		(1ULL << 40)
@@ -407,15 +413,14 @@ static int bench_config(const struct config *cfg)
 
 /* --- a whole GC pass ----------------------------------------------------- */
 
-enum { GC_CILIUM, GC_CALICO, GC_SWEEP, NR_GC };
+enum { GC_CILIUM, GC_CALICO, GC_SWEEP, GC_WALK, NR_GC };
 
 static const char *const gc_names[NR_GC] = {
 	"Cilium-style: `BPF_MAP_LOOKUP_BATCH` + a delete per expired key",
 	"Calico-style: `bpf_for_each_map_elem()` program",
 	"bpfcmpdel_gc_sweep()",
+	"the walk alone: bpfcmpdel_gc_sweep() with a threshold nothing is below",
 };
-
-static __u32 gc_expired;
 
 static int gc_cilium(struct ctx *c)
 {
@@ -459,26 +464,31 @@ static int gc_one(struct ctx *c, int which)
 		if (bpf_prog_test_run_opts(bpf_program__fd(c->skel->progs.walk), &run))
 			return -errno;
 		return c->skel->bss->walked_deleted == c->expired ? 0 : -EIO;
-	default:
+	case GC_SWEEP:
 		if (bpfcmpdel_gc_sweep(c->fd, 0, 8, LIVE, &st, &o))
 			return -errno;
 		return st.deleted == c->expired ? 0 : -EIO;
+	default:
+		/* Every GC that judges each entry reads each: this is its floor. */
+		if (bpfcmpdel_gc_sweep(c->fd, 0, 8, EXPIRED, &st, &o))
+			return -errno;
+		return st.deleted == 0 && st.scanned == GC_N ? 0 : -EIO;
 	}
 }
+
+#define GC_TRIALS 5
 
 static void bench_gc(void)
 {
 	static const struct config cfg = { "LRU hash", BPF_MAP_TYPE_LRU_HASH, 0, GC_N, false };
 	static struct ctx c;
-	double t[NR_GC][3];
+	double t[NR_GC][GC_TRIALS];
 	int g, trial, s;
 
-	if (setup(&c, &cfg))
-		return;
 	/* A tenth expired. */
-	gc_expired = GC_N / 10;
-	fill(&c, gc_expired);
-	for (trial = 0; trial < 3; trial++) {
+	if (setup(&c, &cfg) || fill(&c, GC_N / 10))
+		return;
+	for (trial = 0; trial < GC_TRIALS; trial++) {
 		for (s = 0; s < NR_GC; s++) {
 			g = (s + trial) % NR_GC;
 			double t0 = now_ns();
@@ -487,17 +497,67 @@ static void bench_gc(void)
 			t[g][trial] = (now_ns() - t0) / 1e6;
 			if (ret)
 				printf("| %s | failed: %s | |\n", gc_names[g], strerror(-ret));
-			fill(&c, gc_expired);
+			fill(&c, GC_N / 10);
 		}
 	}
 	printf("\n**A whole GC pass: LRU hash of %u entries, %u expired**\n\n"
-	       "| GC | ms (median of 3) | vs Cilium-style |\n|---|---|---|\n", GC_N, c.expired);
+	       "| GC | ms (median of %d) | spread | Cilium-style's time / this |\n"
+	       "|---|---|---|---|\n", GC_N, c.expired, GC_TRIALS);
 	for (g = 0; g < NR_GC; g++)
-		qsort(t[g], 3, sizeof(double), cmp_double);
+		qsort(t[g], GC_TRIALS, sizeof(double), cmp_double);
 	for (g = 0; g < NR_GC; g++)
-		printf("| %s | %.0f | %.2fx |\n", gc_names[g], t[g][1],
-		       t[g][1] / t[GC_CILIUM][1]);
+		printf("| %s | %.0f | %.0f-%.0f | %.2fx |\n", gc_names[g],
+		       t[g][GC_TRIALS / 2], t[g][0], t[g][GC_TRIALS - 1],
+		       t[GC_CILIUM][GC_TRIALS / 2] / t[g][GC_TRIALS / 2]);
 	teardown(&c);
+}
+
+/* Tells `perf record --control` to "enable" or "disable", and waits. */
+static void perf_control(const char *what)
+{
+	static int ctl = -2, ack = -1;
+	char buf[8];
+
+	if (ctl == -2) {
+		const char *c = getenv("BENCH_PERF_CTL"), *a = getenv("BENCH_PERF_ACK");
+
+		ctl = c ? open(c, O_WRONLY | O_CLOEXEC) : -1;
+		ack = a ? open(a, O_RDONLY | O_CLOEXEC) : -1;
+	}
+	if (ctl < 0 || ack < 0)
+		return;
+	if (write(ctl, what, strlen(what)) < 0 || read(ack, buf, sizeof(buf)) < 0)
+		fprintf(stderr, "bench: perf control: %s\n", strerror(errno));
+}
+
+static int profile_gc(const char *name, int rounds)
+{
+	static const struct config cfg = { "LRU hash", BPF_MAP_TYPE_LRU_HASH, 0, GC_N, false };
+	static const char *const names[NR_GC] = { "cilium", "calico", "sweep", "walk" };
+	static struct ctx c;
+	int g, r, ret = 0;
+
+	for (g = 0; g < NR_GC && strcmp(name, names[g]); g++)
+		;
+	if (g == NR_GC || rounds < 1) {
+		fprintf(stderr, "usage: cmpdel_bench --gc cilium|calico|sweep|walk [ROUNDS]\n");
+		return 2;
+	}
+	ret = setup(&c, &cfg) ?: fill(&c, GC_N / 10);
+	for (r = 0; r < rounds && !ret; r++) {
+		double t0 = now_ns();
+
+		perf_control("enable\n");
+		ret = gc_one(&c, g);
+		perf_control("disable\n");
+		printf("# %s pass %d: %.0f ms (%s)\n", names[g], r + 1, (now_ns() - t0) / 1e6,
+		       gc_names[g]);
+		ret = ret ?: fill(&c, GC_N / 10);
+	}
+	if (ret)
+		fprintf(stderr, "bench: %s: %s\n", gc_names[g], strerror(-ret));
+	teardown(&c);
+	return ret ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -506,6 +566,8 @@ int main(int argc, char **argv)
 	__u32 sizes[8], nsizes = 0, i;
 	struct utsname u;
 
+	if (argc > 1 && !strcmp(argv[1], "--gc"))
+		return profile_gc(argc > 2 ? argv[2] : "", argc > 3 ? atoi(argv[3]) : 3);
 	for (i = 1; i < (__u32)argc && nsizes < 8; i++)
 		sizes[nsizes++] = strtoul(argv[i], NULL, 0);
 	if (!nsizes) {
