@@ -3,8 +3,9 @@
 # make check-debug: builds debug kernels (KASAN, PROVE_LOCKING, PROVE_RCU,
 # DEBUG_ATOMIC_SLEEP, DEBUG_LIST) from Debian's own linux-source packages,
 # once -- they are cached under $KERNELS_CACHE/debug -- then boots each with
-# the module and runs the test suite, the fuzzer and the stress test, and
-# ends with "N passed, N failed".  Two lines, one per bucket-lock
+# the module and runs the suite as make check does, with a longer fuzz
+# (DEBUG_FUZZ_ITERATIONS, default 100000) and stress (60 s) run, a line's
+# guest running while the next line builds; ends with "N passed, N failed".  Two lines, one per bucket-lock
 # generation: 6.1 (raw_spinlock_t, bookworm, gcc-12) and 7.x
 # (rqspinlock_t, trixie, gcc-14).  DEBUG_KERNELS="7" builds one.
 set -euo pipefail
@@ -33,7 +34,7 @@ source_pkg() {	# source_pkg KVER
 # Builds LINE's debug kernel in its suite's chroot, unless cached; echoes
 # the directory holding the built tree (src/) and kernel release (release).
 build_debug_kernel() {
-	local line=$1 kver dir pkg stamp cfg
+	local line=$1 kver dir pkg stamp cfg t0
 
 	kver=$(kernel_provision "$line")
 	dir=$(debug_dir "$line")
@@ -46,6 +47,7 @@ build_debug_kernel() {
 	fi
 	mkdir -p "$dir"
 	echo "debug: building $pkg with ${options[*]} (once; cached in $dir)" >&2
+	t0=$(date +%s)
 	(cd "$dir" && kernel_chroot_run "$kver" "$dir" sh -ec "
 		export DEBIAN_FRONTEND=noninteractive
 		apt-get -q -y -o Dpkg::Use-Pty=0 --no-install-recommends install \
@@ -69,18 +71,16 @@ build_debug_kernel() {
 		nice make -s -j$(nproc) bzImage modules
 		make -s kernelrelease > ../release
 	") >&2 || return 1
+	# A resumed build reports only its last part.
+	echo "debug: $pkg built in $((($(date +%s) - t0) / 60)) minutes on $(nproc) CPUs" >&2
 	touch "$stamp"
 	echo "$dir"
 }
 
-passed=0 failed=0 skipped=0
+# Boots LINE's debug kernel with the module; its TAP lines go to OUT.
+run_debug_kernel() {	# run_debug_kernel LINE DIR OUT
+	local line=$1 dir=$2 out=$3 release kver src log
 
-for line in ${DEBUG_KERNELS:-6.1 7}; do
-	dir=$(build_debug_kernel "$line") || {
-		echo "not ok - debug $line: kernel build"
-		failed=$((failed + 1))
-		continue
-	}
 	release=$(cat "$dir/release")
 	kver=$(kernel_provision "$line")
 	# Next to the kernel tree, so one bind shows both inside the chroot.
@@ -88,32 +88,67 @@ for line in ${DEBUG_KERNELS:-6.1 7}; do
 	rm -rf "$src" && mkdir -p "$src"
 	copy_module_source "$src"
 	(cd "$src/module" &&
-		kernel_chroot_run "$kver" "$dir" make -s -C "$dir/src" M="$src/module" modules) >&2
+		kernel_chroot_run "$kver" "$dir" make -s -C "$dir/src" M="$src/module" modules) >&2 || {
+		echo "not ok - debug $release: module build" >"$out"
+		return
+	}
 	log=$build/logs/vm-debug-$release.log
-	mkdir -p "$build/logs"
 	echo "debug: booting $release under QEMU (TCG)"
+	# The suite as make check runs it, with a longer fuzz and stress run.
 	if "$top/tests/vm/run.sh" --kernel "$dir/src/arch/x86/boot/bzImage" \
 		--ko "$src/module/bpfcmpdel.ko" --memory 4G \
 		--bin "$build/bpfcmpdel_test" --bin "$build/lib_test" \
 		--bin "$build/endbr_check" --bin "$top/tests/vm/guest-tests.sh" \
 		--bin "$build/cli_test" --bin "$build/bpfcmpdel" \
 		--bin "$build/fuzz" --bin "$build/stress" \
-		--timeout 5400 --cmd 'guest-tests.sh && fuzz 200000 && stress 60' \
+		--timeout 7200 \
+		--cmd "FUZZ_ITERATIONS=${DEBUG_FUZZ_ITERATIONS:-100000} STRESS_SECONDS=60 guest-tests.sh" \
 		--log "$log" >/dev/null 2>"$build/logs/vm-run-debug-$release.log"; then
-		echo "ok - debug $release: guest ran, kernel log clean"
-		passed=$((passed + 1))
+		echo "ok - debug $release: guest ran, kernel log clean" >"$out"
 	else
-		echo "not ok - debug $release: guest ran, kernel log clean"
-		sed 's/^/  /' "$build/logs/vm-run-debug-$release.log"
-		failed=$((failed + 1))
+		{
+			echo "not ok - debug $release: guest ran, kernel log clean"
+			sed 's/^/  /' "$build/logs/vm-run-debug-$release.log"
+		} >"$out"
 	fi
+	awk -v prefix="debug $release" -f "$top/tests/tap-check.awk" "$log" >>"$out" || true
+}
+
+"$top/scripts/deps.sh"
+mkdir -p "$build/logs"
+# What make check's guests run, built as it builds them.
+build_lib
+build_bpf_skeletons
+build_static "$build/bpfcmpdel_test" "$top/tests/bpfcmpdel_test.c" "$top/tools/ctsim.c"
+build_static "$build/lib_test" "$top/tests/lib_test.c"
+build_static "$build/bpfcmpdel" "$top/cli/bpfcmpdel.c"
+build_static "$build/cli_test" "$top/tests/cli_test.c"
+build_static "$build/fuzz" "$top/tests/fuzz.c"
+build_static "$build/stress" "$top/tests/stress.c" "$top/tools/ctsim.c"
+cc -static -O2 -Wall -Wextra -Werror -o "$build/endbr_check" "$top/tests/endbr_check.c"
+
+# Each line's guest runs (one emulated CPU busy) while the next line builds.
+results=$(mktemp -d "${TMPDIR:-/tmp}/bpfcmpdel-debug.XXXXXX")
+trap 'rm -rf -- "$results"' EXIT
+for line in ${DEBUG_KERNELS:-6.1 7}; do
+	if dir=$(build_debug_kernel "$line"); then
+		run_debug_kernel "$line" "$dir" "$results/$line" &
+	else
+		echo "not ok - debug $line: kernel build" >"$results/$line"
+	fi
+done
+wait
+
+passed=0 failed=0 skipped=0
+for line in ${DEBUG_KERNELS:-6.1 7}; do
 	while IFS= read -r l; do
 		case $l in
 		"not ok - "*) failed=$((failed + 1)); echo "$l" ;;
 		"ok - "*"# SKIP"*) skipped=$((skipped + 1)) ;;
-		"ok - "*) passed=$((passed + 1)) ;;
+		"ok - "*) passed=$((passed + 1)); echo "$l" ;;
+		"  "*) echo "$l" ;;
 		esac
-	done < <(awk -v prefix="debug $release" -f "$top/tests/tap-check.awk" "$log" || true)
+	done <"$results/$line"
 done
 summary="$passed passed, $failed failed"
 ((skipped == 0)) || summary+=", $skipped skipped"
