@@ -9,16 +9,7 @@ set -euo pipefail
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
-"$top/scripts/deps.sh"
-kver=$(kernel_provision "${KERNEL:-6.1}")
-mkdir -p "$build/logs"
-ko=$(dkms_build_module "$kver" 2>"$build/logs/dkms-bench.log") || {
-	cat "$build/logs/dkms-bench.log" >&2
-	exit 1
-}
-build_lib
-build_bpf_skeletons
-build_static "$build/cmpdel_bench" "$top/bench/cmpdel_bench.c"
+bench_build
 echo "bench: $kver under QEMU (TCG): ratios hold, absolute times do not"
 log=$build/logs/bench-$kver.log
 "$top/tests/vm/run.sh" --kernel "$(kernel_image "$kver")" --ko "$ko" \

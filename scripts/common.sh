@@ -85,3 +85,18 @@ build_btf_reader_test() {
 		-fsanitize=address,undefined -fno-sanitize-recover=all -I"$ksft" \
 		-o "$build/btf_reader_test" "$top/tests/btf_reader_test.c" -lbpf
 }
+
+# What make bench and make profile boot: the module for the line KERNEL
+# (default 6.1) and cmpdel_bench, built; sets kver and ko.
+bench_build() {
+	"$top/scripts/deps.sh"
+	kver=$(kernel_provision "${KERNEL:-6.1}")
+	mkdir -p "$build/logs"
+	ko=$(dkms_build_module "$kver" 2>"$build/logs/dkms-bench.log") || {
+		cat "$build/logs/dkms-bench.log" >&2
+		return 1
+	}
+	build_lib
+	build_bpf_skeletons
+	build_static "$build/cmpdel_bench" "$top/bench/cmpdel_bench.c"
+}

@@ -11,16 +11,7 @@ set -euo pipefail
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
-"$top/scripts/deps.sh"
-kver=$(kernel_provision "${KERNEL:-6.1}")
-mkdir -p "$build/logs"
-ko=$(dkms_build_module "$kver" 2>"$build/logs/dkms-profile.log") || {
-	cat "$build/logs/dkms-profile.log" >&2
-	exit 1
-}
-build_lib
-build_bpf_skeletons
-build_static "$build/cmpdel_bench" "$top/bench/cmpdel_bench.c"
+bench_build
 
 # perf and what it links, laid out as in the chroot, for run.sh --tree.
 tree=$build/perf-tree-$kver
