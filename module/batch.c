@@ -58,7 +58,7 @@ static int batch_chunk(struct bpf_map *map, struct cmpdel_op *op,
 		       const struct bpfcmpdel_batch_req *req, struct batch_bufs *b,
 		       u32 first, u32 n, u32 stride, u32 skip)
 {
-	u32 ks = map->key_size, i;
+	u32 ks = map->key_size;
 
 	if (copy_from_user(b->keys, u64_to_user_ptr(req->keys) + (size_t)first * ks,
 			   (size_t)n * ks) ||
@@ -66,10 +66,8 @@ static int batch_chunk(struct bpf_map *map, struct cmpdel_op *op,
 			   u64_to_user_ptr(req->expected) + (size_t)first * stride,
 			   (size_t)n * stride))
 		return -EFAULT;
-	for (i = 0; i < n; i++) {
-		op->expected = b->expected + (size_t)i * stride + skip;
-		b->results[i] = cmpdel_htab_compare_delete(map, b->keys + (size_t)i * ks, op);
-	}
+	cmpdel_htab_compare_delete_batch(map, b->keys, b->expected + skip, stride,
+					 n, op, b->results);
 	if (copy_to_user(u64_to_user_ptr(req->results) + (size_t)first * sizeof(s32),
 			 b->results, n * sizeof(s32)))
 		return -EFAULT;

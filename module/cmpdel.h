@@ -136,6 +136,9 @@ bool cmpdel_map_is_lru(const struct bpf_map *map);
 
 int cmpdel_htab_compare_delete(struct bpf_map *map, const void *key,
 			       const struct cmpdel_op *op);
+void cmpdel_htab_compare_delete_batch(struct bpf_map *map, const u8 *keys,
+				      const u8 *expected, u32 stride, u32 n,
+				      struct cmpdel_op *op, s32 *results);
 int cmpdel_htab_compare_swap(struct bpf_map *map, const void *key,
 			     const struct cmpdel_op *op);
 int cmpdel_htab_sweep(struct bpf_map *map, struct cmpdel_sweep *sw);

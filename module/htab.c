@@ -292,6 +292,10 @@ static int htab_compare_delete(struct bpf_map *map, const void *key,
 	void *l = NULL;
 	int ret;
 
+	/* A swap that changes nothing would leave a live-looking tombstone. */
+	if (op->flags & BPFCMPDEL_F_TOMBSTONE &&
+	    !memcmp(op->expected, &op->tombstone, op->size))
+		return -EINVAL;
 	ret = htab_locked_op(map, key, op, false, &l);
 	if (!ret)
 		htab_free_elem(map, l);
@@ -313,160 +317,200 @@ int cmpdel_htab_compare_swap(struct bpf_map *map, const void *key,
 
 /* Elements unlinked per hold of one bucket's lock. */
 #define SWEEP_PER_LOCK 16
+/* Buckets per RCU section: the CPU is given up between sections. */
+#define SWEEP_PER_SECTION 256
 
-static u64 sweep_field(struct bpf_map *map, void *l, const struct cmpdel_sweep *sw)
+/*
+ * What one section of the walk works with, worked out once.  Most of a
+ * large map's buckets are empty or all live, and the walk over them is
+ * the sweep's cost: it must not reload the layout for each bucket, as the
+ * compiler would after every store through @sw (which might alias it).
+ */
+struct sweep_walk {
+	struct bpf_map *map;
+	struct cmpdel_sweep *sw;
+	u8 *buckets;
+	u32 bucket_size;
+	u32 head;	/* a bucket's chain head */
+	u32 field;	/* from an element's hash node to the swept field */
+	u32 scanned;	/* by the unlocked look, not yet in @sw */
+	/*
+	 * Here rather than on the stack per bucket: kernels built to zero
+	 * the stack (INIT_STACK_ALL_ZERO, as Debian's are) would clear it
+	 * for every bucket.
+	 */
+	void *out[SWEEP_PER_LOCK];
+};
+
+static u64 sweep_field(const struct sweep_walk *w, struct hlist_nulls_node *n)
 {
-	void *word = field(elem_value(l, map->key_size), sw->offset);
+	void *word = field(n, w->field);
 
-	return sw->size == sizeof(u64) ? READ_ONCE(*(u64 *)word) :
-					 READ_ONCE(*(u32 *)word);
+	return w->sw->size == sizeof(u64) ? READ_ONCE(*(u64 *)word) :
+					    READ_ONCE(*(u32 *)word);
 }
 
-/* Whether @l goes: expired, and in tombstone mode swapped first. */
-static bool sweep_take(struct bpf_map *map, void *l, const struct cmpdel_sweep *sw,
+/* Whether @n goes: expired, and in tombstone mode swapped first. */
+static bool sweep_take(const struct sweep_walk *w, struct hlist_nulls_node *n,
 		       u64 seen)
 {
+	const struct cmpdel_sweep *sw = w->sw;
+
 	if (!(sw->flags & BPFCMPDEL_F_TOMBSTONE))
 		return true;
-	return word_swap(field(elem_value(l, map->key_size), sw->offset),
-			 sw->size, &seen, sw->tombstone);
+	return word_swap(field(n, w->field), sw->size, &seen, sw->tombstone);
 }
 
 /*
- * Under bucket @b's lock: unlinks up to @max expired elements into @out.
- * *@more says whether the chain may hold more to take.
+ * Under the lock of the bucket whose chain is @head: unlinks up to @max
+ * expired elements into @w->out.  *@more says whether the chain may hold
+ * more to take.
  */
-static u32 sweep_bucket_locked(struct bpf_map *map, void *b,
-			       struct cmpdel_sweep *sw, void **out, u32 max,
-			       bool *more)
+static u32 sweep_bucket_locked(struct sweep_walk *w, struct hlist_nulls_head *head,
+			       u32 max, bool *more)
 {
-	struct hlist_nulls_head *head = field(b, L.bucket_head);
 	struct hlist_nulls_node *n, *next;
 	u32 taken = 0;
-	void *l;
 	u64 seen;
 
 	for (n = rcu_dereference_raw(hlist_nulls_first_rcu(head));
 	     !is_a_nulls(n); n = next) {
 		next = rcu_dereference_raw(hlist_nulls_next_rcu(n));
-		l = (char *)n - L.elem_hash_node;
-		sw->scanned++;
-		seen = sweep_field(map, l, sw);
-		if (seen >= sw->threshold)
+		w->sw->scanned++;
+		seen = sweep_field(w, n);
+		if (seen >= w->sw->threshold)
 			continue;
 		if (taken == max) {
 			*more = true;
 			break;
 		}
-		if (!sweep_take(map, l, sw, seen))
+		if (!sweep_take(w, n, seen))
 			continue;
 		hlist_nulls_del_rcu(n);
-		out[taken++] = l;
+		w->out[taken++] = (char *)n - L.elem_hash_node;
 	}
 	return taken;
 }
 
 /* After the unlock: copy out what went, then release it. */
-static void sweep_release(struct bpf_map *map, struct cmpdel_sweep *sw,
-			  void **out, u32 taken)
+static void sweep_release(struct sweep_walk *w, u32 taken)
 {
+	struct bpf_map *map = w->map;
+	struct cmpdel_sweep *sw = w->sw;
 	u32 i, d;
 
 	for (i = 0; i < taken; i++) {
 		d = sw->deleted++;
-		memcpy(sw->keys + (size_t)d * map->key_size, field(out[i], L.elem_key),
-		       map->key_size);
+		memcpy(sw->keys + (size_t)d * map->key_size,
+		       field(w->out[i], L.elem_key), map->key_size);
 		if (sw->values)
 			memcpy(sw->values + (size_t)d * map->value_size,
-			       elem_value(out[i], map->key_size), map->value_size);
-		htab_free_elem(map, out[i]);
+			       elem_value(w->out[i], map->key_size), map->value_size);
+		htab_free_elem(map, w->out[i]);
 	}
 	sw->room -= taken;
 }
 
 /*
- * Under RCU, without the lock: whether bucket @idx may hold an element the
- * sweep takes.  Most buckets of a large map are empty or all live, and the
- * lock is what a sweep would otherwise pay for each of them.  A chain that
- * ends in another bucket's nulls marker changed under us (an element was
- * reused elsewhere): look under the lock to be sure.  Whatever this misses
- * was inserted or refreshed after the walk passed, as the lock would see it.
+ * Under RCU, without the lock: whether bucket @idx, whose chain is @head,
+ * may hold an element the sweep takes.  A chain that ends in another
+ * bucket's nulls marker changed under us (an element was reused
+ * elsewhere): look under the lock to be sure.  Whatever this misses was
+ * inserted or refreshed after the walk passed, as the lock would see it.
  */
-static bool sweep_worth_locking(struct bpf_map *map, void *b, u32 idx,
-				struct cmpdel_sweep *sw)
+static bool sweep_worth_locking(struct sweep_walk *w, struct hlist_nulls_head *head,
+				u32 idx)
 {
-	struct hlist_nulls_head *head = field(b, L.bucket_head);
 	struct hlist_nulls_node *n;
+	u64 threshold = w->sw->threshold;
 	u32 seen = 0;
 
 	for (n = rcu_dereference(hlist_nulls_first_rcu(head)); !is_a_nulls(n);
 	     n = rcu_dereference(hlist_nulls_next_rcu(n)), seen++)
-		if (sweep_field(map, (char *)n - L.elem_hash_node, sw) < sw->threshold)
+		if (sweep_field(w, n) < threshold)
 			return true;
 	if (get_nulls_value(n) != idx)
 		return true;
 	/* The locked walk counts what it looks at; this counts the rest. */
-	sw->scanned += seen;
+	w->scanned += seen;
 	return false;
 }
 
-/* Bucket @sw->cursor, under its lock; the caller is in an RCU section. */
-static int sweep_bucket(struct bpf_map *map, struct cmpdel_sweep *sw, bool *more)
+/* Bucket @b (number @idx), under its lock; the caller is in an RCU section. */
+static int sweep_bucket(struct sweep_walk *w, void *b, u32 idx, bool *more)
 {
-	void *htab = map, *out[SWEEP_PER_LOCK];
-	u32 hash = sw->cursor, taken;
 	struct cmpdel_bucket_guard guard;
-	void *b, *lock;
+	void *lock = field(b, L.bucket_lock);
+	u32 taken;
 	int ret;
 
-	b = htab_select_bucket(htab, hash);
-	if (!sweep_worth_locking(map, b, hash, sw))
-		return 0;
-	lock = field(b, L.bucket_lock);
-	ret = cmpdel_bucket_enter(htab, hash, lock, &guard);
+	ret = cmpdel_bucket_enter(w->map, idx, lock, &guard);
 	if (ret)
 		return ret;
 	cmpdel_bucket_lock(lock);
-	taken = sweep_bucket_locked(map, b, sw, out,
-				    min_t(u32, sw->room, SWEEP_PER_LOCK), more);
+	taken = sweep_bucket_locked(w, field(b, w->head),
+				    min_t(u32, w->sw->room, SWEEP_PER_LOCK), more);
 	cmpdel_bucket_unlock(lock);
 	cmpdel_bucket_exit(lock, &guard);
-	sweep_release(map, sw, out, taken);
+	sweep_release(w, taken);
 	return 0;
 }
 
-/* Buckets per RCU section: the CPU is given up between sections. */
-#define SWEEP_PER_SECTION 256
+/*
+ * The first bucket from @idx, below @end, with a chain: in most maps, most
+ * buckets have none (there are at least as many as elements), and this is
+ * where a sweep of a large map spends its time.  A head is written only
+ * under its own bucket's lock, so an empty one holds its own nulls marker.
+ */
+static u32 sweep_skip_empty(const struct sweep_walk *w, u32 idx, u32 end)
+{
+	u8 *head = w->buckets + (size_t)idx * w->bucket_size + w->head;
+
+	for (; idx < end; idx++, head += w->bucket_size)
+		if (!is_a_nulls(READ_ONCE(*(struct hlist_nulls_node **)head)))
+			break;
+	return idx;
+}
 
 /*
- * Up to SWEEP_PER_SECTION buckets from @sw->cursor, one bucket lock held at
- * a time and never across buckets.  *@progress is set once a bucket was
- * done; -EAGAIN when one could not be locked.
+ * Up to SWEEP_PER_SECTION buckets from @w->sw->cursor, one bucket lock
+ * held at a time and never across buckets.  *@progress is set once a
+ * bucket was done; -EAGAIN when one could not be locked.
  */
-static int sweep_section(struct bpf_map *map, struct cmpdel_sweep *sw,
-			 u32 n_buckets, bool *progress)
+static int sweep_section(struct sweep_walk *w, u32 n_buckets, bool *progress)
 {
-	u32 i;
-	bool more;
+	struct cmpdel_sweep *sw = w->sw;
+	u32 start = sw->cursor, idx = start;
+	u32 end = min(start + min_t(u32, sw->budget, SWEEP_PER_SECTION), n_buckets);
+	bool more, locked = false;
+	void *b;
 	int ret = 0;
 
 	cmpdel_disable_instrumentation();
 	rcu_read_lock();
-	for (i = 0; i < SWEEP_PER_SECTION && sw->budget && sw->room &&
-	     sw->cursor < n_buckets; i++) {
-		more = false;
-		ret = sweep_bucket(map, sw, &more);
-		if (ret)
+	while (sw->room) {
+		idx = sweep_skip_empty(w, idx, end);
+		if (idx == end)
 			break;
-		*progress = true;
-		/* A bucket with more to take than fit is visited again. */
-		if (!more) {
-			sw->cursor++;
-			sw->budget--;
+		more = false;
+		b = w->buckets + (size_t)idx * w->bucket_size;
+		if (sweep_worth_locking(w, field(b, w->head), idx)) {
+			ret = sweep_bucket(w, b, idx, &more);
+			if (ret)
+				break;
+			locked = true;
 		}
+		/* A bucket with more to take than fit is visited again. */
+		if (!more)
+			idx++;
 	}
 	rcu_read_unlock();
 	cmpdel_enable_instrumentation();
+	*progress |= locked || idx != start;
+	sw->budget -= idx - start;
+	sw->cursor = idx;
+	sw->scanned += w->scanned;
+	w->scanned = 0;
 	return ret;
 }
 
@@ -478,11 +522,18 @@ static int sweep_section(struct bpf_map *map, struct cmpdel_sweep *sw,
 int cmpdel_htab_sweep(struct bpf_map *map, struct cmpdel_sweep *sw)
 {
 	u32 n_buckets = htab_u32(map, L.htab_n_buckets);
+	struct sweep_walk w = {
+		.map = map, .sw = sw,
+		.buckets = *(u8 **)field(map, L.htab_buckets),
+		.bucket_size = L.bucket_size, .head = L.bucket_head,
+		.field = L.elem_key + round_up(map->key_size, 8) + sw->offset -
+			 L.elem_hash_node,
+	};
 	bool progress = false;
 	int ret;
 
 	while (sw->budget && sw->room && sw->cursor < n_buckets) {
-		ret = sweep_section(map, sw, n_buckets, &progress);
+		ret = sweep_section(&w, n_buckets, &progress);
 		if (ret)
 			return progress ? 0 : ret;
 		cond_resched();
@@ -502,15 +553,31 @@ int cmpdel_htab_compare_delete(struct bpf_map *map, const void *key,
 {
 	int ret;
 
-	/* A swap that changes nothing would leave a live-looking tombstone. */
-	if (op->flags & BPFCMPDEL_F_TOMBSTONE &&
-	    !memcmp(op->expected, &op->tombstone, op->size))
-		return -EINVAL;
-
 	cmpdel_disable_instrumentation();
 	rcu_read_lock();
 	ret = htab_compare_delete(map, key, op);
 	rcu_read_unlock();
 	cmpdel_enable_instrumentation();
 	return ret;
+}
+
+/*
+ * @n requests in one such section rather than one each (the bucket lock
+ * is still taken per element): key i at @keys + i * key_size, its expected
+ * bytes at @expected + i * @stride, its result in @results[i].
+ */
+void cmpdel_htab_compare_delete_batch(struct bpf_map *map, const u8 *keys,
+				      const u8 *expected, u32 stride, u32 n,
+				      struct cmpdel_op *op, s32 *results)
+{
+	u32 i;
+
+	cmpdel_disable_instrumentation();
+	rcu_read_lock();
+	for (i = 0; i < n; i++) {
+		op->expected = expected + (size_t)i * stride;
+		results[i] = htab_compare_delete(map, keys + (size_t)i * map->key_size, op);
+	}
+	rcu_read_unlock();
+	cmpdel_enable_instrumentation();
 }

@@ -1782,27 +1782,52 @@ TEST_F(sweep, deletes_exactly_the_expired_under_updates)
 	free(seen);
 }
 
-/* One bucket and three keys a call: every element still visited once. */
-TEST_F(sweep, resumes_across_many_calls)
+/*
+ * One bucket and @max_out keys a call: every element still visited once.
+ * Returns the calls that left the cursor where it was (a bucket with more
+ * expired than fit, visited again).
+ */
+static __u32 sweep_in_small_steps(struct __test_metadata *_metadata, int fd, __u32 n,
+				  __u32 max_out)
 {
-	unsigned char keys[3 * 16], *seen = calloc(self->n, 1);
-	__u64 cursor = 0, scanned = 0;
-	__u32 nr, calls = 0;
+	unsigned char keys[3 * 16], *seen = calloc(n, 1);
+	__u64 cursor = 0, before, scanned = 0;
+	__u32 nr, calls = 0, again = 0;
 
-	REQUIRE_DEVICE();
 	ASSERT_NE(NULL, seen);
 	while (cursor != BPFCMPDEL_SWEEP_END) {
-		BPFCMPDEL_SWEEP_OPTS(so, .keys = keys, .max_out = 3, .budget = 1,
+		BPFCMPDEL_SWEEP_OPTS(so, .keys = keys, .max_out = max_out, .budget = 1,
 				     .nr_scanned = &scanned);
 
-		ASSERT_EQ(0, bpfcmpdel_sweep(self->fd, &cursor, 8, 8, 100, &nr, &so));
-		sweep_mark(_metadata, seen, self->n, keys, nr);
+		before = cursor;
+		ASSERT_EQ(0, bpfcmpdel_sweep(fd, &cursor, 8, 8, 100, &nr, &so));
+		ASSERT_LE(nr, max_out);
+		sweep_mark(_metadata, seen, n, keys, nr);
+		again += cursor == before;
 		ASSERT_LT(++calls, 1000000);
 	}
-	TH_LOG("%u calls, %llu elements looked at", calls, (unsigned long long)scanned);
-	EXPECT_GE(scanned, self->n);
-	sweep_check_all(_metadata, self->fd, self->n, seen);
+	TH_LOG("%u calls, %u again, %llu elements looked at", calls, again,
+	       (unsigned long long)scanned);
+	EXPECT_GE(scanned, n);
+	sweep_check_all(_metadata, fd, n, seen);
 	free(seen);
+	return again;
+}
+
+TEST_F(sweep, resumes_across_many_calls)
+{
+	REQUIRE_DEVICE();
+	sweep_in_small_steps(_metadata, self->fd, self->n, 3);
+}
+
+/*
+ * A key a call: of the ~55 buckets expected to hold two expired elements,
+ * each is visited again rather than passed.
+ */
+TEST_F(sweep, revisits_a_bucket_with_more_than_fit)
+{
+	REQUIRE_DEVICE();
+	EXPECT_GT(sweep_in_small_steps(_metadata, self->fd, self->n, 1), 0);
 }
 
 TEST_F(sweep, tombstone_mode_and_values)
