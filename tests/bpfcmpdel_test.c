@@ -1100,7 +1100,7 @@ TEST(lsm_denial_applies)
 {
 	__u32 key = 1, value = 7;
 	struct lsm_bpf *skel;
-	int fd;
+	int fd, err;
 
 	REQUIRE_DEVICE();
 	fd = create_u32_hash(0);
@@ -1112,7 +1112,18 @@ TEST(lsm_denial_applies)
 	}
 	skel->bss->target_pid = getpid();
 	skel->bss->target_fd = fd;
-	ASSERT_EQ(0, lsm_bpf__attach(skel));
+	/*
+	 * An LSM program attaches through a trampoline patched over the
+	 * hook's __fentry__ call, which a kernel built without function
+	 * tracing (the debug kernels' defconfig base) does not have.
+	 */
+	err = lsm_bpf__attach(skel);
+	if (err && !kallsyms_addr("__fentry__", "Tt", "")) {
+		lsm_bpf__destroy(skel);
+		close(fd);
+		SKIP(return, "BPF-LSM programs cannot attach: no __fentry__ (kernel built without CONFIG_FUNCTION_TRACER)");
+	}
+	ASSERT_EQ(0, err);
 	/* The policy is live: the syscall itself is refused... */
 	EXPECT_EQ(-1, bpf_map_delete_elem(fd, &key));
 	EXPECT_EQ(EPERM, errno);
