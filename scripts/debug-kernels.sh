@@ -145,7 +145,8 @@ for line in ${DEBUG_KERNELS:-6.1 7}; do
 		case $l in
 		"not ok - "*) failed=$((failed + 1)); echo "$l" ;;
 		"ok - "*"# SKIP"*) skipped=$((skipped + 1)) ;;
-		"ok - "*) passed=$((passed + 1)); echo "$l" ;;
+		"ok - "*"kernel log clean") passed=$((passed + 1)); echo "$l" ;;
+		"ok - "*) passed=$((passed + 1)) ;;
 		"  "*) echo "$l" ;;
 		esac
 	done <"$results/$line"
