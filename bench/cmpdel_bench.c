@@ -12,8 +12,9 @@
  * large LRU map with a tenth expired: Cilium's way, Calico's, and this
  * project's sweep.  Output is markdown between @@BENCH-BEGIN/END@@.
  *
- * cmpdel_bench --gc cilium|calico|sweep|walk [ROUNDS]: that GC pass alone, for
- * a profiler (scripts/profile.sh).  With BENCH_PERF_CTL and BENCH_PERF_ACK
+ * cmpdel_bench --gc PASS [ROUNDS]: one GC pass (cilium, calico, sweep,
+ * walk) or 8192 single deletes (delete: bpf(); cmpdel: this module) alone,
+ * for a profiler (scripts/profile.sh).  With BENCH_PERF_CTL and BENCH_PERF_ACK
  * naming the fifos of `perf record --control`, only the passes themselves
  * are recorded, not the refills between them.
  */
@@ -541,32 +542,53 @@ static void perf_control(const char *what)
 		fprintf(stderr, "bench: perf control: %s\n", strerror(errno));
 }
 
+/*
+ * What the profiler can ask for: the GC passes, and 8192 single deletes
+ * of expired keys by each interface (put back after each pass).
+ */
+static const struct {
+	const char *name;
+	int gc;			/* a GC pass, or -1 */
+	method_fn single;
+	const char *what;
+} passes[] = {
+	{ "cilium", GC_CILIUM, NULL, NULL }, { "calico", GC_CALICO, NULL, NULL },
+	{ "sweep", GC_SWEEP, NULL, NULL }, { "walk", GC_WALK, NULL, NULL },
+	{ "delete", -1, m_delete, "8192 BPF_MAP_DELETE_ELEM" },
+	{ "cmpdel", -1, m_cmpdel, "8192 bpfcmpdel_delete()" },
+};
+
 static int profile_gc(const char *name, int rounds)
 {
 	static const struct config cfg = { "LRU hash", BPF_MAP_TYPE_LRU_HASH, 0, GC_N, false };
-	static const char *const names[NR_GC] = { "cilium", "calico", "sweep", "walk" };
 	static struct ctx c;
-	int g, r, ret = 0;
+	size_t p, n = sizeof(passes) / sizeof(passes[0]);
+	int r, ret = 0;
 
-	for (g = 0; g < NR_GC && strcmp(name, names[g]); g++)
+	for (p = 0; p < n && strcmp(name, passes[p].name); p++)
 		;
-	if (g == NR_GC || rounds < 1) {
-		fprintf(stderr, "usage: cmpdel_bench --gc cilium|calico|sweep|walk [ROUNDS]\n");
+	if (p == n || rounds < 1) {
+		fprintf(stderr, "usage: cmpdel_bench --gc PASS [ROUNDS], PASS one of:");
+		for (p = 0; p < n; p++)
+			fprintf(stderr, " %s", passes[p].name);
+		fprintf(stderr, "\n");
 		return 2;
 	}
 	ret = setup(&c, &cfg) ?: fill(&c, GC_N / 10);
 	for (r = 0; r < rounds && !ret; r++) {
-		double t0 = now_ns();
+		double t0 = now_ns(), t1;
 
 		perf_control("enable\n");
-		ret = gc_one(&c, g);
+		ret = passes[p].gc >= 0 ? gc_one(&c, passes[p].gc) : passes[p].single(&c);
 		perf_control("disable\n");
-		printf("# %s pass %d: %.0f ms (%s)\n", names[g], r + 1, (now_ns() - t0) / 1e6,
-		       gc_names[g]);
-		ret = ret ?: fill(&c, GC_N / 10);
+		t1 = now_ns();
+		printf("# %s pass %d: %.0f ms (%s)\n", name, r + 1, (t1 - t0) / 1e6,
+		       passes[p].gc >= 0 ? gc_names[passes[p].gc] : passes[p].what);
+		if (!ret)
+			ret = passes[p].gc >= 0 ? fill(&c, GC_N / 10) : restore(&c);
 	}
 	if (ret)
-		fprintf(stderr, "bench: %s: %s\n", gc_names[g], strerror(-ret));
+		fprintf(stderr, "bench: %s: %s\n", name, strerror(-ret));
 	teardown(&c);
 	return ret ? 1 : 0;
 }

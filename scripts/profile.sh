@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # make profile: where a GC pass over a 1M-entry LRU map spends its time,
-# by `perf record` (cpu-clock samples, every CPU) inside the VM, around
-# the passes alone.  PROFILE (default "sweep calico walk") names the passes, as
-# `cmpdel_bench --gc` knows them; KERNEL (default 6.1) the line.  perf is
+# or 8192 single deletes of its keys, by `perf record` (cpu-clock samples,
+# every CPU) inside the VM, around the passes alone.  PROFILE (default
+# "sweep calico walk") names the passes as `cmpdel_bench --gc` knows them
+# (also cilium, delete, cmpdel); KERNEL (default 6.1) the line.  perf is
 # Debian's linux-perf, installed in the line's build chroot and brought
 # into the guest with its loader and libraries.  The reports are kept in
 # build/profile-KVER-PASS.txt.  Not a test: it asserts nothing.
