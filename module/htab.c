@@ -333,7 +333,7 @@ struct sweep_walk {
 	u32 bucket_size;
 	u32 head;	/* a bucket's chain head */
 	u32 field;	/* from an element's hash node to the swept field */
-	u32 scanned;	/* by the unlocked look, not yet in @sw */
+	u32 scanned;	/* elements looked at, not yet added to @sw */
 	/*
 	 * Here rather than on the stack per bucket: kernels built to zero
 	 * the stack (INIT_STACK_ALL_ZERO, as Debian's are) would clear it
@@ -376,7 +376,7 @@ static u32 sweep_bucket_locked(struct sweep_walk *w, struct hlist_nulls_head *he
 	for (n = rcu_dereference_raw(hlist_nulls_first_rcu(head));
 	     !is_a_nulls(n); n = next) {
 		next = rcu_dereference_raw(hlist_nulls_next_rcu(n));
-		w->sw->scanned++;
+		w->scanned++;
 		seen = sweep_field(w, n);
 		if (seen >= w->sw->threshold)
 			continue;
