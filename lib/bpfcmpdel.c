@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -242,9 +243,11 @@ int bpfcmpdel_delete_batch(int map_fd, const void *keys, const void *expected,
 	req.cpu = OPTS_GET(opts, cpu, 0);
 	req.tombstone = OPTS_GET(opts, tombstone, 0);
 	ret = cmpdel_ioctl(BPFCMPDEL_IOC_DELETE_BATCH, &req);
-	/* The kernel reports progress even when it fails part-way. */
-	if (!ret || ret == -EFAULT)
-		*count = req.count;
+	/*
+	 * The kernel reports progress when it fails part-way (-EFAULT); any
+	 * other failure processed nothing.
+	 */
+	*count = !ret || ret == -EFAULT ? req.count : 0;
 	return libbpf_err(ret);
 }
 
@@ -302,6 +305,12 @@ static void gc_tally(struct bpfcmpdel_gc_stats *st, const __s32 *res, __u32 n)
 }
 
 #define GC_CHUNK 4096
+/*
+ * Calls in a row that may find a bucket lock not taken: the kernel's lock
+ * fails only while another holder misbehaves (a deadlock or timeout
+ * report), so a lock that keeps failing is reported, not spun on.
+ */
+#define GC_RETRIES 100
 
 int bpfcmpdel_gc_sweep(int map_fd, __u32 field_offset, __u32 field_size,
 		       __u64 threshold, struct bpfcmpdel_gc_stats *stats,
@@ -312,6 +321,7 @@ int bpfcmpdel_gc_sweep(int map_fd, __u32 field_offset, __u32 field_size,
 	void (*on_progress)(__u64, void *) = OPTS_GET(opts, on_progress, NULL);
 	void *ctx = OPTS_GET(opts, ctx, NULL);
 	__u64 cursor = 0, scanned = 0;
+	unsigned int retries = 0;
 	void *keys;
 	int ret;
 
@@ -332,13 +342,21 @@ int bpfcmpdel_gc_sweep(int map_fd, __u32 field_offset, __u32 field_size,
 
 		ret = bpfcmpdel_sweep(map_fd, &cursor, field_offset, field_size,
 				      threshold, &nr, &so);
-		if (ret == -EAGAIN)
-			continue;
-		if (ret)
-			break;
+		/*
+		 * Whatever the call returned, the keys it counts are gone:
+		 * they are reported before anything else is looked at.
+		 */
 		stats->deleted += nr;
 		if (on_deleted && nr)
 			on_deleted(keys, nr, ctx);
+		/* A bucket lock not taken: nothing changed, try that bucket again. */
+		if (ret == -EAGAIN && ++retries <= GC_RETRIES) {
+			sched_yield();
+			continue;
+		}
+		if (ret)
+			break;
+		retries = 0;
 		if (on_progress)
 			on_progress(cursor, ctx);
 	} while (cursor != BPFCMPDEL_SWEEP_END);
@@ -408,9 +426,10 @@ int bpfcmpdel_gc_snapshot(int map_fd, __u32 offset, __u32 size,
 		n = nexp;
 		ret = bpfcmpdel_delete_batch(map_fd, ekeys, evals, results, &n,
 					     offset, size, &dopts);
+		/* Elements processed before a failure have their results. */
+		gc_tally(stats, results, n);
 		if (ret)
 			goto out;
-		gc_tally(stats, results, n);
 	}
 out:
 	free(keys);

@@ -1,15 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The requests that work through many elements per call: batched
- * compare-and-deletes and the expiry sweep.  Both go in chunks, so the
- * memory a call takes is bounded whatever count it asks for, user memory
- * is touched only between chunks (never under a lock), and the CPU is
- * given up between them.
+ * The runs of the requests that work through many elements per call:
+ * batched compare-and-deletes and the expiry sweep.  Both go in chunks
+ * bounded in elements and in bytes, so the memory a call takes is bounded
+ * whatever count or value size it comes with; user memory is touched only
+ * between chunks (never under a lock), and the CPU is given up between
+ * them.
+ *
+ * Nothing deleted goes unreported: before a chunk deletes anything, the
+ * output space it may fill is written (zeroed), so a buffer that cannot
+ * take the chunk's output fails the call with that chunk's elements left
+ * alone.  See BPFCMPDEL_IOC_DELETE_BATCH and BPFCMPDEL_IOC_SWEEP.
  */
 #include <linux/bpf.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -18,18 +25,21 @@
 #include "compat/compat.h"
 #include "cmpdel.h"
 
-/* Elements per chunk of a batch, and deleted elements per sweep round. */
-#define BATCH_CHUNK 256
-#define SWEEP_CHUNK 256
+/* Elements per chunk of a batch or round of a sweep, and their bytes. */
+#define CHUNK_MAX	256
+#define CHUNK_BYTES	SZ_256K
+/* As the syscall's batch buffers: charged to the caller, no warning. */
+#define CHUNK_GFP	(GFP_KERNEL | __GFP_NOWARN | __GFP_ACCOUNT)
 
-static int batch_check(const struct bpfcmpdel_batch_req *req)
+/*
+ * Elements per chunk when each takes @elem_bytes of the chunk's buffers:
+ * at least one, however large, and never more than the @count asked for.
+ */
+static u32 chunk_elems(size_t elem_bytes, u32 count)
 {
-	int ret = cmpdel_check_mode(req->flags, req->compare_size, req->cpu,
-				    req->tombstone);
+	size_t n = CHUNK_BYTES / max_t(size_t, elem_bytes, 1);
 
-	if (ret)
-		return ret;
-	return req->count > BPFCMPDEL_BATCH_MAX ? -E2BIG : 0;
+	return clamp_t(size_t, n, 1, min_t(u32, count, CHUNK_MAX));
 }
 
 /* Bytes per element in @expected, and where in them the region starts. */
@@ -47,34 +57,64 @@ static u32 batch_stride(const struct bpf_map *map, const struct cmpdel_op *op,
 	return slot * num_possible_cpus();
 }
 
+/* One batch call's buffers, each for a chunk, and the layout of @expected. */
 struct batch_bufs {
 	u8 *keys;
 	u8 *expected;
-	s32 results[BATCH_CHUNK];
+	s32 *results;
+	u32 chunk;	/* elements */
+	u32 stride;	/* bytes per element in @expected */
+	u32 skip;	/* where in them the region starts */
 };
 
-/* One chunk: copied in whole, processed element by element, results out. */
-static int batch_chunk(struct bpf_map *map, struct cmpdel_op *op,
-		       const struct bpfcmpdel_batch_req *req, struct batch_bufs *b,
-		       u32 first, u32 n, u32 stride, u32 skip)
+/*
+ * Elements @first to @first + @n: keys and expected bytes copied in, and
+ * their results' place proven writable, before anything is deleted.
+ */
+static int batch_chunk_in(const struct bpf_map *map,
+			  const struct bpfcmpdel_batch_req *req, struct batch_bufs *b,
+			  u32 first, u32 n)
 {
-	u32 ks = map->key_size;
+	u32 ks = map->key_size, stride = b->stride;
 
 	if (copy_from_user(b->keys, u64_to_user_ptr(req->keys) + (size_t)first * ks,
 			   (size_t)n * ks) ||
 	    copy_from_user(b->expected,
 			   u64_to_user_ptr(req->expected) + (size_t)first * stride,
-			   (size_t)n * stride))
-		return -EFAULT;
-	cmpdel_htab_compare_delete_batch(map, b->keys, b->expected + skip, stride,
-					 n, op, b->results);
-	if (copy_to_user(u64_to_user_ptr(req->results) + (size_t)first * sizeof(s32),
-			 b->results, n * sizeof(s32)))
+			   (size_t)n * stride) ||
+	    clear_user(u64_to_user_ptr(req->results) + (size_t)first * sizeof(s32),
+		       (size_t)n * sizeof(s32)))
 		return -EFAULT;
 	return 0;
 }
 
-static int batch_run(struct bpf_map *map, const struct bpfcmpdel_batch_req *req,
+static int batch_chunks(struct bpf_map *map, struct cmpdel_op *op,
+			const struct bpfcmpdel_batch_req *req, struct batch_bufs *b,
+			u32 *done)
+{
+	u32 n;
+	int ret;
+
+	for (*done = 0; *done < req->count; *done += n) {
+		n = min(req->count - *done, b->chunk);
+		ret = batch_chunk_in(map, req, b, *done, n);
+		if (ret)
+			return ret;
+		cmpdel_htab_compare_delete_batch(map, b->keys, b->expected + b->skip,
+						 b->stride, n, op, b->results);
+		/* Only another thread unmapping @results can fail this. */
+		if (copy_to_user(u64_to_user_ptr(req->results) +
+				 (size_t)*done * sizeof(s32), b->results,
+				 n * sizeof(s32))) {
+			*done += n;
+			return -EFAULT;
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
+int cmpdel_batch_run(struct bpf_map *map, const struct bpfcmpdel_batch_req *req,
 		     u32 *done)
 {
 	struct cmpdel_op op = {
@@ -83,77 +123,95 @@ static int batch_run(struct bpf_map *map, const struct bpfcmpdel_batch_req *req,
 		.cpu_stride = round_up(map->value_size, 8),
 		.tombstone = req->tombstone,
 	};
-	struct batch_bufs *b;
-	u32 stride, skip, n;
+	struct batch_bufs b = {};
 	int ret;
 
+	*done = 0;
 	ret = cmpdel_map_check_op(map, &op);
-	if (ret)
+	if (ret || !req->count)
 		return ret;
-	stride = batch_stride(map, &op, &skip);
-	b = kvzalloc(sizeof(*b), GFP_KERNEL);
-	if (!b)
-		return -ENOMEM;
-	b->keys = kvmalloc_array(BATCH_CHUNK, map->key_size, GFP_KERNEL);
-	b->expected = kvmalloc_array(BATCH_CHUNK, stride, GFP_KERNEL);
-	if (!b->keys || !b->expected) {
+	b.stride = batch_stride(map, &op, &b.skip);
+	b.chunk = chunk_elems((size_t)map->key_size + b.stride + sizeof(s32),
+			      req->count);
+	b.keys = kvmalloc_array(b.chunk, map->key_size, CHUNK_GFP);
+	b.expected = kvmalloc_array(b.chunk, b.stride, CHUNK_GFP);
+	b.results = kvmalloc_array(b.chunk, sizeof(s32), CHUNK_GFP);
+	if (b.keys && b.expected && b.results)
+		ret = batch_chunks(map, &op, req, &b, done);
+	else
 		ret = -ENOMEM;
-		goto out;
-	}
-	for (*done = 0; *done < req->count; *done += n) {
-		n = min_t(u32, req->count - *done, BATCH_CHUNK);
-		ret = batch_chunk(map, &op, req, b, *done, n, stride, skip);
+	kvfree(b.keys);
+	kvfree(b.expected);
+	kvfree(b.results);
+	return ret;
+}
+
+/*
+ * Before a round deletes anything: the keys (and values) it may report
+ * must have a place to go.
+ */
+static int sweep_round_writable(const struct bpfcmpdel_sweep_req *req,
+				const struct cmpdel_sweep *sw, u32 ks, u32 vs)
+{
+	if (clear_user(u64_to_user_ptr(req->keys) + (size_t)req->nr_deleted * ks,
+		       (size_t)sw->room * ks))
+		return -EFAULT;
+	if (sw->values &&
+	    clear_user(u64_to_user_ptr(req->values) + (size_t)req->nr_deleted * vs,
+		       (size_t)sw->room * vs))
+		return -EFAULT;
+	return 0;
+}
+
+/* The round's keys and values out; only a concurrent unmap can fail it. */
+static int sweep_round_out(const struct bpfcmpdel_sweep_req *req,
+			   const struct cmpdel_sweep *sw, u32 ks, u32 vs)
+{
+	if (copy_to_user(u64_to_user_ptr(req->keys) + (size_t)req->nr_deleted * ks,
+			 sw->keys, (size_t)sw->deleted * ks))
+		return -EFAULT;
+	if (sw->values &&
+	    copy_to_user(u64_to_user_ptr(req->values) + (size_t)req->nr_deleted * vs,
+			 sw->values, (size_t)sw->deleted * vs))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * Rounds of at most @chunk deletions, each copied out after it.  A round
+ * that cannot start (its output not writable, or not even its first
+ * bucket lockable) ends the call; if earlier rounds deleted anything, the
+ * call succeeds with what they did, and the cursor says where to go on.
+ */
+static int sweep_rounds(struct bpf_map *map, struct bpfcmpdel_sweep_req *req,
+			struct cmpdel_sweep *sw, u32 chunk, u32 vs)
+{
+	u32 ks = map->key_size;
+	int ret = 0;
+
+	while (sw->budget && sw->cursor != BPFCMPDEL_SWEEP_END &&
+	       req->nr_deleted < req->max_out) {
+		sw->deleted = 0;
+		sw->room = min(req->max_out - req->nr_deleted, chunk);
+		ret = sweep_round_writable(req, sw, ks, vs);
+		if (ret)
+			break;
+		ret = cmpdel_htab_sweep(map, sw);
+		req->cursor = sw->cursor;
+		req->nr_scanned = sw->scanned;
+		if (sweep_round_out(req, sw, ks, vs)) {
+			req->nr_deleted += sw->deleted;
+			return -EFAULT;
+		}
+		req->nr_deleted += sw->deleted;
 		if (ret)
 			break;
 		cond_resched();
 	}
-out:
-	kvfree(b->keys);
-	kvfree(b->expected);
-	kvfree(b);
-	return ret;
+	return req->nr_deleted ? 0 : ret;
 }
 
-long cmpdel_ioctl_delete_batch(void __user *arg)
-{
-	struct bpfcmpdel_batch_req req;
-	struct bpfcmpdel_batch_req __user *ureq = arg;
-	struct cmpdel_map_ref ref;
-	u32 done = 0;
-	int ret;
-
-	ret = cmpdel_copy_struct(&req, sizeof(req), arg, BPFCMPDEL_BATCH_SIZE_VER0) ?:
-	      batch_check(&req);
-	if (ret)
-		return ret;
-	/* bpf()'s own batch delete asks the security modules this. */
-	ret = cmpdel_security_bpf_map(BPF_MAP_DELETE_BATCH, req.map_fd, req.keys) ?:
-	      cmpdel_map_get_writable(req.map_fd, &ref);
-	if (ret)
-		return ret;
-	ret = batch_run(ref.map, &req, &done);
-	cmpdel_map_put(&ref);
-	if (put_user(done, &ureq->count))
-		return -EFAULT;
-	return ret;
-}
-
-static int sweep_check(const struct bpfcmpdel_sweep_req *req)
-{
-	if (req->flags & ~BPFCMPDEL_F_SWEEP_ALL || !req->max_out ||
-	    req->nr_deleted || req->nr_scanned)
-		return -EINVAL;
-	if (!(req->flags & BPFCMPDEL_F_TOMBSTONE) && req->tombstone)
-		return -EINVAL;
-	if (!(req->flags & BPFCMPDEL_F_SWEEP_VALUES) && req->values)
-		return -EINVAL;
-	if (req->budget > BPFCMPDEL_SWEEP_BUDGET_MAX)
-		return -E2BIG;
-	return 0;
-}
-
-/* Rounds of at most SWEEP_CHUNK deletions, each copied out after it. */
-static int sweep_run(struct bpf_map *map, struct bpfcmpdel_sweep_req *req)
+int cmpdel_sweep_run(struct bpf_map *map, struct bpfcmpdel_sweep_req *req)
 {
 	struct cmpdel_sweep sw = {
 		.flags = req->flags, .offset = req->field_offset,
@@ -161,62 +219,22 @@ static int sweep_run(struct bpf_map *map, struct bpfcmpdel_sweep_req *req)
 		.tombstone = req->tombstone, .cursor = req->cursor,
 		.budget = req->budget ?: BPFCMPDEL_SWEEP_BUDGET,
 	};
-	u32 ks = map->key_size, vs = map->value_size;
+	bool values = req->flags & BPFCMPDEL_F_SWEEP_VALUES;
+	u32 vs = values ? map->value_size : 0, chunk;
 	int ret;
 
 	ret = cmpdel_map_check_sweep(map, &sw);
 	if (ret)
 		return ret;
-	sw.keys = kvmalloc_array(SWEEP_CHUNK, ks, GFP_KERNEL);
-	if (req->flags & BPFCMPDEL_F_SWEEP_VALUES)
-		sw.values = kvmalloc_array(SWEEP_CHUNK, vs, GFP_KERNEL);
-	if (!sw.keys || (req->flags & BPFCMPDEL_F_SWEEP_VALUES && !sw.values)) {
+	chunk = chunk_elems((size_t)map->key_size + vs, req->max_out);
+	sw.keys = kvmalloc_array(chunk, map->key_size, CHUNK_GFP);
+	if (values)
+		sw.values = kvmalloc_array(chunk, vs, CHUNK_GFP);
+	if (sw.keys && (!values || sw.values))
+		ret = sweep_rounds(map, req, &sw, chunk, vs);
+	else
 		ret = -ENOMEM;
-		goto out;
-	}
-	while (sw.budget && sw.cursor != BPFCMPDEL_SWEEP_END &&
-	       req->nr_deleted < req->max_out) {
-		sw.deleted = 0;
-		sw.room = min_t(u32, req->max_out - req->nr_deleted, SWEEP_CHUNK);
-		ret = cmpdel_htab_sweep(map, &sw);
-		req->cursor = sw.cursor;
-		req->nr_scanned = sw.scanned;
-		if (copy_to_user(u64_to_user_ptr(req->keys) + (size_t)req->nr_deleted * ks,
-				 sw.keys, (size_t)sw.deleted * ks) ||
-		    (sw.values &&
-		     copy_to_user(u64_to_user_ptr(req->values) + (size_t)req->nr_deleted * vs,
-				  sw.values, (size_t)sw.deleted * vs)))
-			ret = ret ?: -EFAULT;
-		req->nr_deleted += sw.deleted;
-		if (ret)
-			break;
-	}
-out:
 	kvfree(sw.keys);
 	kvfree(sw.values);
-	return ret;
-}
-
-long cmpdel_ioctl_sweep(void __user *arg)
-{
-	struct bpfcmpdel_sweep_req req;
-	struct bpfcmpdel_sweep_req __user *ureq = arg;
-	struct cmpdel_map_ref ref;
-	int ret;
-
-	ret = cmpdel_copy_struct(&req, sizeof(req), arg, BPFCMPDEL_SWEEP_SIZE_VER0) ?:
-	      sweep_check(&req);
-	if (ret)
-		return ret;
-	ret = cmpdel_security_bpf_map(BPF_MAP_DELETE_BATCH, req.map_fd, 0) ?:
-	      cmpdel_map_get_writable(req.map_fd, &ref);
-	if (ret)
-		return ret;
-	ret = sweep_run(ref.map, &req);
-	cmpdel_map_put(&ref);
-	if (put_user(req.cursor, &ureq->cursor) ||
-	    put_user(req.nr_deleted, &ureq->nr_deleted) ||
-	    put_user(req.nr_scanned, &ureq->nr_scanned))
-		return -EFAULT;
 	return ret;
 }

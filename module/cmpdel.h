@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Interfaces between the parts of bpfcmpdel:
- *   main.c    device, ioctl, request copy-in
+ *   main.c    the device and its ioctl
+ *   request.c each request's copy-in, checks, security hook and run
+ *   batch.c   the chunked runs of batches and sweeps
  *   map.c     fd -> map, permissions, supported types
  *   htab.c    bucket lock, compare, unlink, free: the only code that
  *             touches hash table internals
@@ -125,8 +127,7 @@ struct cmpdel_map_ref {
 	struct bpf_map *map;
 };
 
-int cmpdel_security_bpf_map(int cmd, u32 map_fd, u64 ukey);
-int cmpdel_map_get_writable(int ufd, struct cmpdel_map_ref *ref);
+int cmpdel_map_get(int ufd, struct cmpdel_map_ref *ref);
 void cmpdel_map_put(struct cmpdel_map_ref *ref);
 int cmpdel_map_check_op(const struct bpf_map *map, const struct cmpdel_op *op);
 int cmpdel_map_check_swap(const struct bpf_map *map, const struct cmpdel_op *op);
@@ -143,13 +144,19 @@ int cmpdel_htab_compare_swap(struct bpf_map *map, const void *key,
 			     const struct cmpdel_op *op);
 int cmpdel_htab_sweep(struct bpf_map *map, struct cmpdel_sweep *sw);
 
-/* main.c: what every request's copy-in shares. */
-int cmpdel_copy_struct(void *dst, size_t ksize, const void __user *src, u32 min);
-int cmpdel_check_mode(u64 flags, u32 compare_size, u32 cpu, u64 tombstone);
+/* request.c: one entry per ioctl command, called by the device. */
+long cmpdel_request_single(void __user *ureq, bool swap);
+long cmpdel_request_batch(void __user *ureq);
+long cmpdel_request_sweep(void __user *ureq);
 
-/* batch.c: the array and walking requests. */
-long cmpdel_ioctl_delete_batch(void __user *arg);
-long cmpdel_ioctl_sweep(void __user *arg);
+/* batch.c: the runs of checked batch and sweep requests. */
+struct bpfcmpdel_batch_req;
+struct bpfcmpdel_sweep_req;
+int cmpdel_batch_run(struct bpf_map *map, const struct bpfcmpdel_batch_req *req,
+		     u32 *done);
+int cmpdel_sweep_run(struct bpf_map *map, struct bpfcmpdel_sweep_req *req);
+
+/* selftest.c */
 int cmpdel_htab_selftest(void);
 
 #endif /* _BPFCMPDEL_CMPDEL_H */

@@ -7,6 +7,7 @@
  */
 #include <linux/bpf.h>
 #include <linux/list_nulls.h>
+#include <linux/moduleparam.h>
 #include <linux/rculist_nulls.h>
 #include <linux/percpu_counter.h>
 #include <linux/sched.h>
@@ -22,6 +23,30 @@
 #include "cmpdel.h"
 
 #define L cmpdel_layout
+
+/*
+ * Test hook: after this many more bucket-lock attempts succeed, every
+ * attempt fails as the kernel's own lock may (the re-entrance guard, or
+ * the resilient lock's deadlock and timeout reports), so that what each
+ * request does then is tested on every kernel.  -1, the default: never.
+ */
+static int test_lock_fail_after = -1;
+module_param(test_lock_fail_after, int, 0600);
+MODULE_PARM_DESC(test_lock_fail_after,
+		 "testing only: fail bucket locks after this many more succeed (-1: never)");
+
+static bool lock_fails_for_test(void)
+{
+	int left = READ_ONCE(test_lock_fail_after);
+
+	do {
+		if (likely(left < 0))
+			return false;
+		if (!left)
+			return true;
+	} while (!try_cmpxchg(&test_lock_fail_after, &left, left - 1));
+	return false;
+}
 
 static void *field(void *base, u32 offset)
 {
@@ -44,6 +69,15 @@ static void *htab_select_bucket(void *htab, u32 hash)
 static void *elem_value(void *l, u32 key_size)
 {
 	return field(l, L.elem_key + round_up(key_size, 8));
+}
+
+/* cmpdel_bucket_enter(), unless the test hook says the lock fails. */
+static int bucket_enter(void *htab, u32 hash, void *lock,
+			struct cmpdel_bucket_guard *guard)
+{
+	if (lock_fails_for_test())
+		return -EAGAIN;
+	return cmpdel_bucket_enter(htab, hash, lock, guard);
 }
 
 /* Caller holds the bucket lock. */
@@ -264,7 +298,7 @@ static int htab_locked_op(struct bpf_map *map, const void *key,
 	b = htab_select_bucket(htab, hash);
 	lock = field(b, L.bucket_lock);
 
-	ret = cmpdel_bucket_enter(htab, hash, lock, &guard);
+	ret = bucket_enter(htab, hash, lock, &guard);
 	if (ret)
 		return ret;
 	cmpdel_bucket_lock(lock);
@@ -444,7 +478,7 @@ static int sweep_bucket(struct sweep_walk *w, void *b, u32 idx, bool *more)
 	u32 taken;
 	int ret;
 
-	ret = cmpdel_bucket_enter(w->map, idx, lock, &guard);
+	ret = bucket_enter(w->map, idx, lock, &guard);
 	if (ret)
 		return ret;
 	cmpdel_bucket_lock(lock);

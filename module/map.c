@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * From a user's map fd to a map the caller may delete from, step by step
- * as kernel/bpf/syscall.c:map_delete_elem() does it, so that the same fd
- * gets the same answer from both.
+ * From a user's map fd to a map the caller may read and delete from, step
+ * by step as kernel/bpf/syscall.c:map_delete_elem() does it, so that the
+ * same fd gets the same answer from both.
  */
 #include <linux/bpf.h>
 #include <linux/file.h>
@@ -57,21 +57,12 @@ static bool cmpdel_map_supported(const struct bpf_map *map)
 }
 
 /*
- * bpf() asks the security modules about every command before anything
- * else; a policy denying the command a request stands for (a delete, or
- * for a compare-and-swap an update) must deny the request too.
+ * Every request reads what it compares (a match answers "do these bytes
+ * equal the map's"; a sweep hands keys and values back) and writes: the
+ * fd must allow both, as lookup and delete each demand their half of it
+ * in the syscall.
  */
-int cmpdel_security_bpf_map(int cmd, u32 map_fd, u64 ukey)
-{
-	union bpf_attr attr;
-
-	memset(&attr, 0, sizeof(attr));
-	attr.map_fd = map_fd;
-	attr.key = ukey;
-	return cmpdel_security_bpf(cmd, &attr, offsetofend(union bpf_attr, flags));
-}
-
-int cmpdel_map_get_writable(int ufd, struct cmpdel_map_ref *ref)
+int cmpdel_map_get(int ufd, struct cmpdel_map_ref *ref)
 {
 	struct bpf_map *map;
 	struct file *file;
@@ -93,7 +84,8 @@ int cmpdel_map_get_writable(int ufd, struct cmpdel_map_ref *ref)
 	 * us, or we see the map frozen.
 	 */
 	atomic64_inc(&map->writecnt);
-	if (!(file->f_mode & FMODE_CAN_WRITE) || READ_ONCE(map->frozen)) {
+	if (!(file->f_mode & FMODE_CAN_READ) || !(file->f_mode & FMODE_CAN_WRITE) ||
+	    READ_ONCE(map->frozen)) {
 		err = -EPERM;
 		goto err_write_inactive;
 	}

@@ -94,7 +94,7 @@ static int selftest_cmpdel(int fd, const void *key, const void *expected)
 	struct cmpdel_map_ref ref;
 	int ret;
 
-	ret = cmpdel_map_get_writable(fd, &ref);
+	ret = cmpdel_map_get(fd, &ref);
 	if (ret)
 		return ret;
 	ret = cmpdel_htab_compare_delete(ref.map, key, &op);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Where kernel generations differ, together with bucket_lock.h, fields.h
- * and ibt.h.  Choices are keyed on build-time probes of the target's
+ * Where kernel generations differ, together with bucket_lock.h and
+ * fields.h.  Choices are keyed on build-time probes of the target's
  * headers (see Kbuild), never on version numbers, which distro backports
  * make lie.  Where the difference lives in a .c file the headers do not
  * ship (the hash function), the choice is one that is exact for every

@@ -24,12 +24,14 @@
  *                value).
  *   F_LOCK       As default, and the value's bpf_spin_lock is held
  *                around the compare, as hashtab.c itself nests it inside
- *                the bucket lock.  The compare sees a whole value, and a
- *                writer holding the spin lock cannot write between
- *                compare and unlink.  Still open: a writer that found the
- *                element before the unlink and takes the spin lock after
- *                it writes into an unlinked element, and its write is
- *                lost (a BPF_F_LOCK update returns 0 in that case).
+ *                the bucket lock: the compare sees a whole value, never
+ *                one half-written by a spin-lock writer.  The spin lock is
+ *                released after the compare, before the unlink.  A writer
+ *                that takes it after the compare writes into an element
+ *                that is about to be, or already is, unlinked, and its
+ *                write is lost (a BPF_F_LOCK update returns 0 in that
+ *                case).  Lock mode makes the compare consistent; only
+ *                F_TOMBSTONE makes a refresh impossible to lose.
  *   F_TOMBSTONE  The region (4 or 8 bytes, naturally aligned) is swapped
  *                from the expected value to @tombstone with one atomic
  *                compare-and-exchange under the bucket lock, and the
@@ -68,11 +70,23 @@
  *                8 bytes (or a tombstone wider than it, or equal to the
  *                expected value), @size below BPFCMPDEL_REQ_SIZE_VER0, an
  *                fd that is not a BPF map
- *   -EPERM       the map fd lacks write permission, or the map is frozen;
- *                or a security module denied BPF_MAP_DELETE_ELEM (the
- *                same security_bpf() hook the bpf() syscall runs)
+ *   -EPERM       the map fd lacks read or write permission (every
+ *                request compares or returns contents, and deletes or
+ *                writes), or the map is frozen; or a security module
+ *                denied the bpf() command the request stands for, asked
+ *                through the same security_bpf() hook with that command's
+ *                attr: BPF_MAP_DELETE_ELEM (map_fd, key) for a delete,
+ *                BPF_MAP_UPDATE_ELEM (map_fd, key, value = the new bytes,
+ *                flags = BPF_EXIST, | BPF_F_LOCK with F_LOCK) for a
+ *                compare-and-swap, BPF_MAP_DELETE_BATCH (batch.map_fd,
+ *                keys, count) for a batch, BPF_MAP_LOOKUP_AND_DELETE_BATCH
+ *                (batch.map_fd, keys, values, count = @max_out) for a
+ *                sweep
  *   -EBADF       @map_fd is not an open fd
- *   -EFAULT      the request, key or expected bytes are not readable
+ *   -EFAULT      the request, key or expected bytes are not readable,
+ *                or an output (the request's own out fields, @results,
+ *                @keys, @values) not writable: see each request for what
+ *                was done then
  *   -E2BIG       @size above PAGE_SIZE, or above the struct the module
  *                knows with a nonzero tail; a batch or sweep beyond the
  *                module's per-call bounds
@@ -147,10 +161,19 @@ struct bpfcmpdel_req {
  * lookup snapshot each (value_size bytes; per-CPU maps: one
  * round_up(value_size, 8) slot per possible CPU; with F_CPU, one value).
  * @results receives one __s32 per element: 0 or the delete's negative
- * errno.  A missing key never stops the batch.  On return @count is the
- * number of elements processed; if the call fails part-way (-EFAULT), the
- * results of those elements were written unless @results itself faulted.
- * At most BPFCMPDEL_BATCH_MAX elements per call (-E2BIG beyond).
+ * errno.  A missing key never stops the batch.  At most
+ * BPFCMPDEL_BATCH_MAX elements per call (-E2BIG beyond).
+ *
+ * The elements go in chunks.  Before a chunk deletes anything its keys
+ * and expected bytes are read and its part of @results is written
+ * (zeroed), and @count is proven writable before the first: an unreadable
+ * or unwritable buffer fails the call with -EFAULT, and no element of that
+ * chunk or after it was touched.  On return @count is the number of
+ * elements processed, whose results are in @results, also when the call
+ * failed part-way.  Only another thread unmapping or write-protecting
+ * @results (or the request) during the call can leave a processed chunk's
+ * results unwritten: the call then fails with -EFAULT and @count still
+ * counts that chunk.
  */
 struct bpfcmpdel_batch_req {
 	__u32 size;
@@ -186,6 +209,18 @@ struct bpfcmpdel_batch_req {
  * not seen by this walk; one inserted ahead of the cursor may be.
  * Per-CPU maps and values with BTF-managed fields under F_SWEEP_VALUES are
  * refused (-EINVAL).
+ *
+ * Nothing deleted goes unreported.  The walk goes in rounds; before a
+ * round deletes anything, the part of @keys (and @values) it may fill is
+ * written (zeroed), as are the request's out fields before the first, and
+ * every key a round deleted is in @keys when it ends.  A call that deleted
+ * something returns 0, whatever stopped it (an output not writable, a
+ * bucket lock not taken): @nr_deleted elements went, their keys are in
+ * @keys, and @cursor says where to go on.  A call that returns an error
+ * deleted nothing (@nr_deleted is 0), with one exception: another thread
+ * unmapping or write-protecting @keys, @values or the request during the
+ * call makes it fail with -EFAULT after a round deleted; @nr_deleted
+ * still counts those elements, whose keys may not have arrived.
  */
 struct bpfcmpdel_sweep_req {
 	__u32 size;

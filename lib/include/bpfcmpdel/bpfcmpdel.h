@@ -107,7 +107,8 @@ BPFCMPDEL_API int bpfcmpdel_update(int map_fd, const void *key,
  * with BPFCMPDEL_F_SNAPSHOT *@count lookup snapshots; @results gets each
  * element's result (0, -ENOENT, -EBUSY, ...).  A missing key never stops
  * the batch.  On return *@count is the number processed, also when the
- * call fails part-way with -EFAULT.  Every mode of bpfcmpdel_delete().
+ * call fails part-way with -EFAULT (0 after any other failure); the
+ * results of those are in @results.  Every mode of bpfcmpdel_delete().
  */
 BPFCMPDEL_API int bpfcmpdel_delete_batch(int map_fd, const void *keys,
 					 const void *expected, __s32 *results,
@@ -142,8 +143,10 @@ struct bpfcmpdel_sweep_opts {
  * whose unsigned @field_size (4 or 8) byte field at @field_offset is below
  * @threshold, copying their keys (and values) out.  *@nr_deleted says how
  * many; *@cursor where to go on, BPFCMPDEL_SWEEP_END when the map is done.
- * See BPFCMPDEL_IOC_SWEEP in <bpfcmpdel/ioctl.h> for what a concurrent
- * insert may see and the tombstone mode.
+ * A call that deleted anything returns 0; read *@nr_deleted whatever the
+ * return all the same (see BPFCMPDEL_IOC_SWEEP in <bpfcmpdel/ioctl.h> for
+ * the one exception, what a concurrent insert may see, and the tombstone
+ * mode).
  */
 BPFCMPDEL_API int bpfcmpdel_sweep(int map_fd, __u64 *cursor, __u32 field_offset,
 				  __u32 field_size, __u64 threshold,
@@ -190,6 +193,9 @@ struct bpfcmpdel_gc_opts {
  * bpfcmpdel_gc_sweep() - a whole GC pass with the in-kernel sweep: every
  * element whose field is below @threshold goes, decided under its bucket's
  * lock, so no snapshot can go stale.  A handful of syscalls per pass.
+ * Every deleted key reaches on_deleted, also those of a call that failed
+ * after deleting; a bucket lock not taken (-EAGAIN) is retried, up to
+ * 100 calls in a row.
  */
 BPFCMPDEL_API int bpfcmpdel_gc_sweep(int map_fd, __u32 field_offset,
 				     __u32 field_size, __u64 threshold,
