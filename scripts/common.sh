@@ -71,6 +71,31 @@ build_static() {
 		-lbpf -lelf -lz -lpthread 2> >(grep -v 'statically linked applications' >&2)
 }
 
+# What every guest runs (tests/vm/guest-tests.sh), built as make check and
+# make check-debug both boot it: one static binary per test program.
+build_guest_bins() {
+	build_static "$build/bpfcmpdel_test" "$top/tests/bpfcmpdel_test.c" "$top/tools/ctsim.c" &&
+		build_static "$build/bigvalues_test" "$top/tests/bigvalues_test.c" &&
+		build_static "$build/lib_test" "$top/tests/lib_test.c" &&
+		build_static "$build/bpfcmpdel" "$top/cli/bpfcmpdel.c" &&
+		build_static "$build/cli_test" "$top/tests/cli_test.c" &&
+		build_static "$build/fuzz" "$top/tests/fuzz.c" &&
+		build_static "$build/stress" "$top/tests/stress.c" "$top/tools/ctsim.c" &&
+		cc -static -O2 -Wall -Wextra -Werror -o "$build/endbr_check" \
+			"$top/tests/endbr_check.c"
+}
+
+# The guest's files, as tests/vm/run.sh arguments.
+guest_bin_args() {
+	local f
+
+	for f in bpfcmpdel_test bigvalues_test lib_test endbr_check cli_test \
+		bpfcmpdel fuzz stress; do
+		printf '%s\n' --bin "$build/$f"
+	done
+	printf '%s\n' --bin "$top/tests/vm/guest-tests.sh"
+}
+
 # Warnings are errors for the project's own builds, never for users'.
 build_lib() {
 	make -s -C "$top/lib" CFLAGS="-O2 -g -Werror" >&2

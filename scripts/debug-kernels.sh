@@ -79,7 +79,7 @@ build_debug_kernel() {
 
 # Boots LINE's debug kernel with the module; its TAP lines go to OUT.
 run_debug_kernel() {	# run_debug_kernel LINE DIR OUT
-	local line=$1 dir=$2 out=$3 release kver src log
+	local line=$1 dir=$2 out=$3 release kver src log bins
 
 	release=$(cat "$dir/release")
 	kver=$(kernel_provision "$line")
@@ -95,13 +95,9 @@ run_debug_kernel() {	# run_debug_kernel LINE DIR OUT
 	log=$build/logs/vm-debug-$release.log
 	echo "debug: booting $release under QEMU (TCG)"
 	# The suite as make check runs it, with a longer fuzz and stress run.
+	mapfile -t bins < <(guest_bin_args)
 	if "$top/tests/vm/run.sh" --kernel "$dir/src/arch/x86/boot/bzImage" \
-		--ko "$src/module/bpfcmpdel.ko" --memory 4G \
-		--bin "$build/bpfcmpdel_test" --bin "$build/lib_test" \
-		--bin "$build/endbr_check" --bin "$top/tests/vm/guest-tests.sh" \
-		--bin "$build/cli_test" --bin "$build/bpfcmpdel" \
-		--bin "$build/fuzz" --bin "$build/stress" \
-		--timeout 7200 \
+		--ko "$src/module/bpfcmpdel.ko" --memory 4G "${bins[@]}" --timeout 7200 \
 		--cmd "FUZZ_ITERATIONS=${DEBUG_FUZZ_ITERATIONS:-100000} STRESS_SECONDS=60 guest-tests.sh" \
 		--log "$log" >/dev/null 2>"$build/logs/vm-run-debug-$release.log"; then
 		echo "ok - debug $release: guest ran, kernel log clean" >"$out"
@@ -119,13 +115,7 @@ mkdir -p "$build/logs"
 # What make check's guests run, built as it builds them.
 build_lib
 build_bpf_skeletons
-build_static "$build/bpfcmpdel_test" "$top/tests/bpfcmpdel_test.c" "$top/tools/ctsim.c"
-build_static "$build/lib_test" "$top/tests/lib_test.c"
-build_static "$build/bpfcmpdel" "$top/cli/bpfcmpdel.c"
-build_static "$build/cli_test" "$top/tests/cli_test.c"
-build_static "$build/fuzz" "$top/tests/fuzz.c"
-build_static "$build/stress" "$top/tests/stress.c" "$top/tools/ctsim.c"
-cc -static -O2 -Wall -Wextra -Werror -o "$build/endbr_check" "$top/tests/endbr_check.c"
+build_guest_bins
 
 # Each line's guest runs (one emulated CPU busy) while the next line builds.
 results=$(mktemp -d "${TMPDIR:-/tmp}/bpfcmpdel-debug.XXXXXX")

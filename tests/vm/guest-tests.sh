@@ -118,11 +118,21 @@ reloaded() {
 	[ -c /dev/bpfcmpdel ] && [ "$(dmesg | grep -c 'bpfcmpdel: ready:')" -ge 2 ]
 }
 
+# A second boot with many possible CPUs (possible_cpus=256): the tests of
+# buffers sized by per-CPU values, and the module's load-time proof.
+if [ "${1:-}" = many-cpus ]; then
+	echo "# possible CPUs: $(cat /sys/devices/system/cpu/possible)"
+	checks guest-load-many-cpus module_ready
+	run_bin bigvalues_test-many-cpus bigvalues_test
+	exit 0
+fi
+
 echo "# guest kernel: $(uname -r) $(uname -v)"
 dmesg | grep 'bpfcmpdel:'
 checks guest-load module_ready call_paths_are_direct
 
 run_bin bpfcmpdel_test bpfcmpdel_test
+run_bin bigvalues_test bigvalues_test
 run_bin lib_test lib_test
 run_bin cli_test env BPFCMPDEL_CLI=/bin/bpfcmpdel cli_test
 run_bin fuzz fuzz "${FUZZ_ITERATIONS:-20000}"
