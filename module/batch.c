@@ -24,6 +24,7 @@
 
 #include "compat/compat.h"
 #include "cmpdel.h"
+#include "stats.h"
 
 /* Elements per chunk of a batch or round of a sweep, and their bytes. */
 #define CHUNK_MAX	256
@@ -88,6 +89,14 @@ static int batch_chunk_in(const struct bpf_map *map,
 	return 0;
 }
 
+static void batch_count(const s32 *results, u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		cmpdel_stat_result(results[i]);
+}
+
 static int batch_chunks(struct bpf_map *map, struct cmpdel_op *op,
 			const struct bpfcmpdel_batch_req *req, struct batch_bufs *b,
 			u32 *done)
@@ -102,6 +111,7 @@ static int batch_chunks(struct bpf_map *map, struct cmpdel_op *op,
 			return ret;
 		cmpdel_htab_compare_delete_batch(map, b->keys, b->expected + b->skip,
 						 b->stride, n, op, b->results);
+		batch_count(b->results, n);
 		/* Only another thread unmapping @results can fail this. */
 		if (copy_to_user(u64_to_user_ptr(req->results) +
 				 (size_t)*done * sizeof(s32), b->results,

@@ -5,6 +5,7 @@
  *   request.c each request's copy-in, checks, security hook and run
  *   batch.c   the chunked runs of batches and sweeps
  *   map.c     fd -> map, permissions, supported types
+ *   stats.c   the counters operators read
  *   htab.c    bucket lock, compare, unlink, free: the only code that
  *             touches hash table internals
  *   btf.c     private struct layouts from the running kernel's BTF

@@ -21,6 +21,7 @@
 #include "compat/bucket_lock.h"
 #include "compat/fields.h"
 #include "cmpdel.h"
+#include "stats.h"
 
 #define L cmpdel_layout
 
@@ -392,7 +393,11 @@ static bool sweep_take(const struct sweep_walk *w, struct hlist_nulls_node *n,
 
 	if (!(sw->flags & BPFCMPDEL_F_TOMBSTONE))
 		return true;
-	return word_swap(field(n, w->field), sw->size, &seen, sw->tombstone);
+	if (word_swap(field(n, w->field), sw->size, &seen, sw->tombstone))
+		return true;
+	/* Refreshed since it was read: kept, as a compare that differs. */
+	cmpdel_stat_add(CMPDEL_STAT_CHANGED, 1);
+	return false;
 }
 
 /*

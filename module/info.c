@@ -2,14 +2,16 @@
 /*
  * What the module tells operators, read-only, under
  * /sys/class/misc/bpfcmpdel/: the requests and modes it serves, the map
- * types, the bucket lock generation, and how it reaches each kernel
- * function it resolved (the `bpfcmpdel info` command reads these).
+ * types, the bucket lock generation, how it reaches each kernel function
+ * it resolved (the `bpfcmpdel info` command reads these), and its counters
+ * (`bpfcmpdel stats`).
  */
 #include <linux/device.h>
 #include <linux/sysfs.h>
 
 #include "compat/bucket_lock.h"
 #include "cmpdel.h"
+#include "stats.h"
 
 static ssize_t features_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
@@ -40,11 +42,20 @@ static ssize_t call_targets_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(call_targets);
 
+/* What the module did since it was loaded: see bpfcmpdel(8), "stats". */
+static ssize_t stats_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	return cmpdel_stats_show(buf);
+}
+static DEVICE_ATTR_RO(stats);
+
 static struct attribute *cmpdel_attrs[] = {
 	&dev_attr_features.attr,
 	&dev_attr_map_types.attr,
 	&dev_attr_bucket_lock.attr,
 	&dev_attr_call_targets.attr,
+	&dev_attr_stats.attr,
 	NULL,
 };
 

@@ -16,6 +16,7 @@
 
 #include "compat/compat.h"
 #include "cmpdel.h"
+#include "stats.h"
 
 /*
  * The size-versioned copy-in every request shares: at least @min bytes,
@@ -224,10 +225,16 @@ long cmpdel_request_single(void __user *ureq, bool swap)
 	struct bpfcmpdel_req req __uninitialized;	/* copied in whole */
 	int ret;
 
+	cmpdel_stat_add(swap ? CMPDEL_STAT_REQ_UPDATE : CMPDEL_STAT_REQ_DELETE, 1);
 	ret = copy_single(&req, ureq, swap);
 	if (ret)
 		return ret;
-	return run_single(&req, swap);
+	ret = run_single(&req, swap);
+	if (swap && !ret)
+		cmpdel_stat_add(CMPDEL_STAT_SWAPPED, 1);
+	else
+		cmpdel_stat_result(ret);
+	return ret;
 }
 
 static int check_batch(const struct bpfcmpdel_batch_req *req)
@@ -247,6 +254,7 @@ long cmpdel_request_batch(void __user *arg)
 	u32 done = 0;
 	int ret;
 
+	cmpdel_stat_add(CMPDEL_STAT_REQ_BATCH, 1);
 	ret = copy_struct(&req, sizeof(req), arg, BPFCMPDEL_BATCH_SIZE_VER0) ?:
 	      check_batch(&req);
 	if (ret)
@@ -260,8 +268,10 @@ long cmpdel_request_batch(void __user *arg)
 		return -EFAULT;
 	ret = lsm_batch(BPF_MAP_DELETE_BATCH, req.map_fd, req.keys, 0, req.count) ?:
 	      cmpdel_map_get(req.map_fd, &ref);
-	if (ret)
+	if (ret) {
+		cmpdel_stat_result(ret);
 		return ret;
+	}
 	ret = cmpdel_batch_run(ref.map, &req, &done);
 	cmpdel_map_put(&ref);
 	if (put_user(done, &ureq->count))
@@ -305,6 +315,7 @@ long cmpdel_request_sweep(void __user *arg)
 	struct cmpdel_map_ref ref;
 	int ret;
 
+	cmpdel_stat_add(CMPDEL_STAT_REQ_SWEEP, 1);
 	ret = copy_struct(&req, sizeof(req), arg, BPFCMPDEL_SWEEP_SIZE_VER0) ?:
 	      check_sweep(&req) ?:
 	      sweep_put_outputs(ureq, &req);
@@ -314,9 +325,15 @@ long cmpdel_request_sweep(void __user *arg)
 	ret = lsm_batch(BPF_MAP_LOOKUP_AND_DELETE_BATCH, req.map_fd, req.keys,
 			req.values, req.max_out) ?:
 	      cmpdel_map_get(req.map_fd, &ref);
-	if (ret)
+	if (ret) {
+		cmpdel_stat_result(ret);
 		return ret;
+	}
 	ret = cmpdel_sweep_run(ref.map, &req);
 	cmpdel_map_put(&ref);
+	cmpdel_stat_add(CMPDEL_STAT_DELETED, req.nr_deleted);
+	cmpdel_stat_add(CMPDEL_STAT_SCANNED, req.nr_scanned);
+	if (ret == -EAGAIN)
+		cmpdel_stat_result(ret);
 	return sweep_put_outputs(ureq, &req) ?: ret;
 }
