@@ -17,13 +17,15 @@ _bpfcmpdel()
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W '--json --quiet --help --version' -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W 'info delete update gc help' -- "$cur"))
+			COMPREPLY=($(compgen -W 'info delete update gc stats help' -- "$cur"))
 		fi
 		return
 	fi
 	case $prev in
 	pinned) _filedir; return ;;
-	id | key | expect | value | tombstone | older-than | batch | field | name) return ;;
+	id | key | expect | value | tombstone | older-than | below | batch | field | name) return ;;
+	--clock) COMPREPLY=($(compgen -W 'monotonic boottime' -- "$cur")); return ;;
+	--unit) COMPREPLY=($(compgen -W 'ns s' -- "$cur")); return ;;
 	esac
 	case $cmd in
 	delete | update | gc)
@@ -36,8 +38,9 @@ _bpfcmpdel()
 	case $cmd in
 	delete) COMPREPLY=($(compgen -W 'key expect lock tombstone hex' -- "$cur")) ;;
 	update) COMPREPLY=($(compgen -W 'key expect value lock hex' -- "$cur")) ;;
-	gc) COMPREPLY=($(compgen -W 'field older-than tombstone batch dry-run hex' -- "$cur")) ;;
+	gc) COMPREPLY=($(compgen -W 'field below older-than --clock --unit tombstone batch dry-run hex' -- "$cur")) ;;
 	info) COMPREPLY=($(compgen -W 'help' -- "$cur")) ;;
+	stats) COMPREPLY=($(compgen -W '--json help' -- "$cur")) ;;
 	esac
 } &&
 	complete -F _bpfcmpdel bpfcmpdel

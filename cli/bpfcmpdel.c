@@ -78,7 +78,7 @@ static bool is_keyword(const char *arg)
 {
 	static const char *const words[] = {
 		"key", "expect", "value", "lock", "tombstone", "field",
-		"older-than", "batch", "dry-run",
+		"older-than", "below", "batch", "dry-run", "--clock", "--unit",
 	};
 	size_t i;
 
@@ -403,14 +403,79 @@ static int cmd_update(int argc, char **argv)
 
 static int usage_gc(FILE *f)
 {
-	fprintf(f, "Usage: %s gc MAP field OFFSET:SIZE older-than N [tombstone BYTES]\n"
-		"          [batch K] [dry-run]\n"
+	fprintf(f, "Usage: %s gc MAP field OFFSET:SIZE below THRESHOLD [--clock CLOCK]\n"
+		"          [--unit UNIT] [tombstone BYTES] [batch K] [dry-run]\n"
 		"  Delete every element whose unsigned SIZE-byte (4 or 8) field at OFFSET\n"
-		"  is below N, deciding under each bucket's lock (the in-kernel sweep):\n"
-		"  no snapshot can go stale.  tombstone: swap the field to BYTES first\n"
-		"  (datapaths refreshing by compare-and-swap lose nothing).  batch: buckets\n"
-		"  per syscall.  dry-run: count what would go, delete nothing.\n", prog);
+		"  is below THRESHOLD, deciding under each bucket's lock (the in-kernel\n"
+		"  sweep): no snapshot can go stale.  THRESHOLD is a number as the field\n"
+		"  holds it, or now, now-DURATION (30s, 5m, 1h, 500ms, ...) in the\n"
+		"  datapath's clock: --clock monotonic (bpf_ktime_get_ns(), the default)\n"
+		"  or boottime (bpf_ktime_get_boot_ns()), --unit ns (the default) or s.\n"
+		"  older-than is the same as below.  tombstone: swap the field to BYTES\n"
+		"  first (datapaths refreshing by compare-and-swap lose nothing).  batch:\n"
+		"  buckets per syscall.  dry-run: count what would go, delete nothing.\n",
+		prog);
 	return f == stdout ? 0 : EXIT_USAGE;
+}
+
+/* The field's clock and unit, as the datapath writes it. */
+struct gc_clock {
+	clockid_t id;
+	bool seconds;
+};
+
+/* DURATION: a whole number with a unit, in nanoseconds. */
+static int parse_duration(const char *s, __u64 *ns)
+{
+	static const struct { const char *unit; __u64 ns; } units[] = {
+		{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000ULL },
+		{ "m", 60000000000ULL }, { "h", 3600000000000ULL },
+		{ "d", 86400000000000ULL },
+	};
+	unsigned long long v;
+	char *end;
+	size_t i;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit))
+			continue;
+		if (v > UINT64_MAX / units[i].ns)
+			return -1;
+		*ns = v * units[i].ns;
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * THRESHOLD: a number as the field holds it, or now[-DURATION] read from
+ * @c's clock now, in its unit.  0, or the status to exit with after a
+ * message.
+ */
+static int parse_threshold(const char *s, const struct gc_clock *c, __u64 *out)
+{
+	struct timespec ts;
+	__u64 now_ns, ago = 0;
+
+	if (strncmp(s, "now", 3))
+		return parse_u64(s, out) ?
+		       fail(EXIT_USAGE, "below: '%s' is neither a number nor now[-DURATION]", s) : 0;
+	if (s[3] && (s[3] != '-' || parse_duration(s + 4, &ago)))
+		return fail(EXIT_USAGE, "below: '%s': now or now-DURATION (30s, 5m, 1h, 500ms, ...)",
+			    s);
+	if (clock_gettime(c->id, &ts))
+		return fail(EXIT_FAILED, "below: reading the clock: %s", strerror(errno));
+	now_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+	if (ago > now_ns)
+		return fail(EXIT_USAGE, "below: %s is before the clock's zero", s);
+	*out = c->seconds ? (now_ns - ago) / 1000000000ULL : now_ns - ago;
+	return 0;
 }
 
 struct gc_progress {
@@ -474,10 +539,12 @@ static int cmd_gc(int argc, char **argv)
 	BPFCMPDEL_GC_OPTS(opts, .on_progress = gc_progress, .ctx = &prog_state);
 	struct bpfcmpdel_gc_stats st = {};
 	__u32 off, size, batch = 0;
+	struct gc_clock clock = { .id = CLOCK_MONOTONIC };
 	unsigned char t[8] = {};
 	bool dry = false;
 	struct map m;
-	__u64 threshold;
+	__u64 threshold = 0;
+	const char *below;
 	char *colon;
 	int i = 1, ret;
 	double t0;
@@ -500,11 +567,13 @@ static int cmd_gc(int argc, char **argv)
 		return fail(EXIT_USAGE, "field: %u:%u runs past the %u-byte value", off,
 			    size, m.info.value_size);
 	i++;
-	if (expect_word(argc, argv, &i, "older-than"))
+	if (i < argc && !strcmp(argv[i], "older-than"))
+		i++;
+	else if (expect_word(argc, argv, &i, "below"))
 		return EXIT_USAGE;
-	if (i >= argc || parse_u64(argv[i], &threshold))
-		return fail(EXIT_USAGE, "older-than: N must be an unsigned number");
-	i++;
+	if (i >= argc)
+		return fail(EXIT_USAGE, "below: THRESHOLD expected");
+	below = argv[i++];
 	while (i < argc) {
 		if (!strcmp(argv[i], "tombstone")) {
 			i++;
@@ -521,10 +590,29 @@ static int cmd_gc(int argc, char **argv)
 		} else if (!strcmp(argv[i], "dry-run")) {
 			dry = true;
 			i++;
+		} else if (!strcmp(argv[i], "--clock") && i + 1 < argc &&
+			   (!strcmp(argv[i + 1], "monotonic") || !strcmp(argv[i + 1], "boottime"))) {
+			clock.id = strcmp(argv[i + 1], "monotonic") ? CLOCK_BOOTTIME :
+								      CLOCK_MONOTONIC;
+			i += 2;
+		} else if (!strcmp(argv[i], "--unit") && i + 1 < argc &&
+			   (!strcmp(argv[i + 1], "ns") || !strcmp(argv[i + 1], "s"))) {
+			clock.seconds = !strcmp(argv[i + 1], "s");
+			i += 2;
+		} else if (!strcmp(argv[i], "--clock") || !strcmp(argv[i], "--unit")) {
+			return fail(EXIT_USAGE, "%s: %s", argv[i],
+				    strcmp(argv[i], "--unit") ? "monotonic or boottime" : "ns or s");
 		} else {
 			return fail(EXIT_USAGE, "gc: unexpected '%s'", argv[i]);
 		}
 	}
+	/* Read last, so "now" is as close to the sweep as it can be. */
+	ret = parse_threshold(below, &clock, &threshold);
+	if (ret)
+		return ret;
+	if (size == 4 && threshold > (__u64)UINT32_MAX + 1)
+		return fail(EXIT_USAGE, "below: %llu does not fit a 4-byte field",
+			    (unsigned long long)threshold);
 	opts.budget = batch;
 	prog_state.buckets = 1;
 	while (prog_state.buckets < m.info.max_entries)
@@ -537,9 +625,10 @@ static int cmd_gc(int argc, char **argv)
 	if (ret)
 		return report(outcome_of(ret, ""), "gc");
 	if (json)
-		printf("{\"result\":\"%s\",\"scanned\":%llu,\"deleted\":%llu,"
-		       "\"changed\":%llu,\"gone\":%llu,\"elapsed_s\":%.3f}\n",
-		       dry ? "dry-run" : "done", (unsigned long long)st.scanned,
+		printf("{\"result\":\"%s\",\"threshold\":%llu,\"scanned\":%llu,"
+		       "\"deleted\":%llu,\"changed\":%llu,\"gone\":%llu,\"elapsed_s\":%.3f}\n",
+		       dry ? "dry-run" : "done", (unsigned long long)threshold,
+		       (unsigned long long)st.scanned,
 		       (unsigned long long)st.deleted, (unsigned long long)st.changed,
 		       (unsigned long long)st.gone, now() - t0);
 	else if (!quiet)
@@ -644,6 +733,50 @@ static int cmd_info(int argc, char **argv)
 	return loaded ? EXIT_DONE : EXIT_NOMODULE;
 }
 
+/* --- stats ------------------------------------------------------------------- */
+
+static int cmd_stats(int argc, char **argv)
+{
+	char *stats, *line, *save = NULL;
+	bool first = true;
+
+	if (wants_help(argc, argv)) {
+		printf("Usage: %s stats [--json]\n  What the module did since it was loaded: requests per command,\n"
+		       "  elements deleted, swapped, kept as changed (live entries saved),\n"
+		       "  absent, retried, refused, scanned.  See bpfcmpdel(8).\n", prog);
+		return 0;
+	}
+	if (argc > 1 && (!strcmp(argv[1], "--json") || !strcmp(argv[1], "-j"))) {
+		json = true;
+		argc--;
+		argv++;
+	}
+	if (argc > 1)
+		return fail(EXIT_USAGE, "stats: unexpected '%s'", argv[1]);
+	stats = read_file(SYSFS_DIR "stats");
+	if (!stats)
+		return fail(EXIT_NOMODULE, "stats: %s: %s (is the module loaded? modprobe bpfcmpdel)",
+			    SYSFS_DIR "stats", strerror(errno));
+	if (json)
+		printf("{");
+	for (line = strtok_r(stats, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[64];
+		unsigned long long v;
+
+		if (sscanf(line, "%63s %llu", name, &v) != 2)
+			continue;
+		if (json)
+			printf("%s\"%s\":%llu", first ? "" : ",", name, v);
+		else
+			printf("%-16s %llu\n", name, v);
+		first = false;
+	}
+	if (json)
+		printf("}\n");
+	free(stats);
+	return EXIT_DONE;
+}
+
 /* --- main ----------------------------------------------------------------------- */
 
 static int usage(FILE *f)
@@ -655,6 +788,7 @@ static int usage(FILE *f)
 		"  delete    compare-and-delete one element\n"
 		"  update    compare-and-swap a region of one element\n"
 		"  gc        delete every element whose field is below a threshold\n"
+		"  stats     what the module did since it was loaded\n"
 		"See bpfcmpdel(8).\n", prog, prog);
 	return f == stdout ? 0 : EXIT_USAGE;
 }
@@ -695,6 +829,8 @@ int main(int argc, char **argv)
 		return cmd_update(argc, argv);
 	if (!strcmp(cmd, "gc"))
 		return cmd_gc(argc, argv);
+	if (is_prefix(cmd, "stats"))
+		return cmd_stats(argc, argv);
 	if (!strcmp(cmd, "help"))
 		return usage(stdout);
 	return fail(EXIT_USAGE, "unknown command '%s' (try --help)", cmd);

@@ -108,7 +108,7 @@ TEST(largest_hash_values_through_batch_and_sweep)
 	EXPECT_EQ(N, count);
 	for (id = 0; id < N; id++) {
 		EXPECT_EQ(0, results[id]) TH_LOG("element %u", id);
-		EXPECT_NE(0, bpf_map_lookup_elem(fd, &id, want));
+		EXPECT_NE(0, bpf_map_lookup_elem(fd, &id, want)) TH_LOG("element %u", id);
 	}
 
 	/* A sweep handing every value back. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -122,7 +123,7 @@ static int make_map(enum bpf_map_type type, char *id, size_t len)
 
 TEST(help_everywhere)
 {
-	static char *const cmds[] = { "info", "delete", "update", "gc" };
+	static char *const cmds[] = { "info", "delete", "update", "gc", "stats" };
 	struct run r;
 	size_t i;
 
@@ -214,6 +215,23 @@ TEST(malformed_bytes_and_lengths)
 	EXPECT_FAILS(r, 64);
 	CLI(&r, "gc", "id", id, "field", "0:8", "older-than", "5", "batch", "0");
 	EXPECT_FAILS(r, 64);
+	/* Thresholds in the datapath's clock: only what it can mean. */
+	CLI(&r, "gc", "id", id, "field", "0:8", "below", "yesterday");
+	EXPECT_FAILS(r, 64);
+	CLI(&r, "gc", "id", id, "field", "0:8", "below", "now-30");
+	EXPECT_FAILS(r, 64);
+	CLI(&r, "gc", "id", id, "field", "0:8", "below", "now+30s");
+	EXPECT_FAILS(r, 64);
+	CLI(&r, "gc", "id", id, "field", "0:8", "below", "now-100000d");
+	EXPECT_FAILS(r, 64);
+	CLI(&r, "gc", "id", id, "field", "0:8", "below", "now", "--clock", "realtime");
+	EXPECT_FAILS(r, 64);
+	CLI(&r, "gc", "id", id, "field", "0:8", "below", "now", "--unit", "ms");
+	EXPECT_FAILS(r, 64);
+	CLI(&r, "gc", "id", id, "field", "0:4", "below", "now");
+	EXPECT_FAILS(r, 64);	/* nanoseconds since boot overflow 4 bytes */
+	CLI(&r, "stats", "please");
+	EXPECT_FAILS(r, 64);
 	close(fd);
 }
 
@@ -236,6 +254,9 @@ TEST(module_missing)
 	CLI(&r, "info");
 	EXPECT_EQ(69, r.status);
 	EXPECT_NE(NULL, strstr(r.out, "not loaded"));
+	CLI(&r, "stats");
+	EXPECT_FAILS(r, 69);
+	EXPECT_NE(NULL, strstr(r.err, "modprobe bpfcmpdel"));
 	close(fd);
 }
 
@@ -356,6 +377,85 @@ TEST(gc_deletes_exactly_the_expired)
 	for (key = 0; key < 50; key++)
 		EXPECT_EQ(key < 20, bpf_map_lookup_elem(fd, &key, v) != 0) TH_LOG("key %u", key);
 	close(fd);
+}
+
+/* Field values in the datapath's clock, as bpf_ktime_get_ns() and friends. */
+static __u64 clock_now(clockid_t id, bool seconds)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return seconds ? (__u64)ts.tv_sec : (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * below now-DURATION: entries last refreshed 5 s ago go, those the
+ * datapath keeps fresh (an hour ahead) stay -- in each clock and unit.
+ */
+TEST(gc_below_now_in_the_datapath_s_clock)
+{
+	static const struct { char *clock, *unit; clockid_t id; bool s; } c[] = {
+		{ "monotonic", "ns", CLOCK_MONOTONIC, false },
+		{ "boottime", "ns", CLOCK_BOOTTIME, false },
+		{ "monotonic", "s", CLOCK_MONOTONIC, true },
+	};
+	__u64 v[2], now, sec;
+	char id[16];
+	struct run r;
+	__u32 key;
+	size_t i;
+	int fd;
+
+	REQUIRE_DEVICE();
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		NEED_MAP(fd, id);
+		now = clock_now(c[i].id, c[i].s);
+		sec = c[i].s ? 1 : 1000000000ULL;
+		if (now < 10 * sec)
+			SKIP(return, "the %s clock is younger than 10 s", c[i].clock);
+		for (key = 0; key < 10; key++) {
+			v[0] = 0;
+			v[1] = key % 2 ? now + 3600 * sec : now - 5 * sec;
+			ASSERT_EQ(0, bpf_map_update_elem(fd, &key, v, 0));
+		}
+		CLI(&r, "-j", "gc", "id", id, "field", "8:8", "below", "now-2s", "--clock",
+		    c[i].clock, "--unit", c[i].unit);
+		EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+		EXPECT_NE(NULL, strstr(r.out, "\"deleted\":5,")) TH_LOG("%s %s: %s",
+									 c[i].clock, c[i].unit, r.out);
+		for (key = 0; key < 10; key++)
+			EXPECT_EQ(key % 2 == 0, bpf_map_lookup_elem(fd, &key, v) != 0)
+				TH_LOG("%s %s: key %u", c[i].clock, c[i].unit, key);
+		close(fd);
+	}
+}
+
+/* The module's counters, as lines and as JSON. */
+TEST(stats_prints_the_counters)
+{
+	static const char *const names[] = {
+		"requests_delete", "requests_update", "requests_batch", "requests_sweep",
+		"deleted", "swapped", "changed", "absent", "retried", "refused", "scanned",
+	};
+	char want[64];
+	struct run r;
+	size_t i;
+
+	REQUIRE_DEVICE();
+	CLI(&r, "stats");
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(sizeof(names) / sizeof(names[0]), lines(r.out));
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(want, sizeof(want), "%s ", names[i]);
+		EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", names[i]);
+	}
+	CLI(&r, "stats", "--json");
+	EXPECT_EQ(0, r.status);
+	EXPECT_EQ('{', r.out[0]);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(want, sizeof(want), "\"%s\":", names[i]);
+		EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", names[i]);
+	}
 }
 
 TEST_HARNESS_MAIN
