@@ -11,7 +11,8 @@
 #                        kernels built from Debian's sources (once, cached)
 #   make bench-table     the README's performance section, from the last bench
 #   make support-table   the README's support table, from the last full check
-#   make style           checkpatch and sparse on the module, shellcheck
+#   make style           checkpatch and sparse on the module, shellcheck,
+#                        cppcheck, go vet and gofmt
 #   make install         the library and the command (PREFIX, DESTDIR)
 #   make dkms-install    register, build and install the module with DKMS
 #                        (for KVER, default: the running kernel)
@@ -84,6 +85,7 @@ style: $(CHECKPATCH_DIR)/checkpatch.pl
 	scripts/sparse.sh $(STYLE_KVER)
 	shellcheck -x scripts/*.sh tests/vm/*.sh .ci/run
 	scripts/cppcheck.sh
+	bash -c '. scripts/common.sh && go_style'
 
 dkms-install:
 	rm -rf $(DKMS_SRC)

@@ -133,6 +133,7 @@ run_step cli-build "$logs/cli-build.log" \
 run_step cli-test-build "$logs/cli-test-build.log" \
 	build_static "$build/cli_test" "$top/tests/cli_test.c"
 run_step lib-install "$logs/lib-install.log" lib_install_works
+run_step go-test-build "$logs/go-test-build.log" build_go_test
 : >"$logs/host.log"
 [[ -x $build/lib_test ]] && run_framed "$logs/host.log" lib_test "$build/lib_test"
 [[ -x $build/btf_reader_test ]] &&
@@ -140,6 +141,17 @@ run_step lib-install "$logs/lib-install.log" lib_install_works
 [[ -x $build/cli_test && -x $build/bpfcmpdel ]] &&
 	run_framed "$logs/host.log" cli_test env BPFCMPDEL_CLI="$build/bpfcmpdel" \
 		"$build/cli_test"
+# The Go package's structs and constants, held to the uapi header.
+if [[ -x $build/go_test ]]; then
+	rc=0
+	BPFCMPDEL_UAPI=$top/uapi/bpfcmpdel/ioctl.h timeout -s KILL 600 "$build/go_test" \
+		-test.v -test.run 'ABI|Constants' >"$logs/go-abi.out" 2>&1 || rc=$?
+	{
+		echo "@@BIN-BEGIN go_test-abi@@"
+		awk -f "$top/tests/vm/go2tap.awk" "$logs/go-abi.out"
+		echo "@@BIN-END go_test-abi $rc@@"
+	} >>"$logs/host.log"
+fi
 count_tap host "$logs/host.log"
 run_step bpf-skeletons "$logs/bpf-skeletons.log" build_bpf_skeletons
 run_step guest-bins-build "$logs/guest-bins-build.log" build_guest_bins

@@ -82,7 +82,8 @@ build_guest_bins() {
 		build_static "$build/fuzz" "$top/tests/fuzz.c" &&
 		build_static "$build/stress" "$top/tests/stress.c" "$top/tools/ctsim.c" &&
 		cc -static -O2 -Wall -Wextra -Werror -o "$build/endbr_check" \
-			"$top/tests/endbr_check.c"
+			"$top/tests/endbr_check.c" &&
+		build_go_test
 }
 
 # The guest's files, as tests/vm/run.sh arguments.
@@ -90,10 +91,42 @@ guest_bin_args() {
 	local f
 
 	for f in bpfcmpdel_test bigvalues_test lib_test endbr_check cli_test \
-		bpfcmpdel fuzz stress; do
+		bpfcmpdel fuzz stress go_test ct.bpf.o; do
 		printf '%s\n' --bin "$build/$f"
 	done
-	printf '%s\n' --bin "$top/tests/vm/guest-tests.sh"
+	printf '%s\n' --bin "$top/tests/vm/guest-tests.sh" --bin "$top/tests/vm/go2tap.awk"
+}
+
+# Go, offline: Debian's golang-* packages in GOPATH mode, the package's
+# import path laid out under $build/gopath by a link to go/.
+go_env() {
+	local gopath=$build/gopath dir=$build/gopath/src/github.com/bpfcmpdel/bpfcmpdel
+
+	mkdir -p "$dir" && ln -sfn "$top/go" "$dir/go"
+	env GO111MODULE=off GOFLAGS= GOPATH="$gopath:/usr/share/gocode" \
+		GOCACHE="$build/gocache" GOTOOLCHAIN=local "$@"
+}
+
+# The Go package's directory, as the GOPATH sees it.
+go_pkg_dir() {
+	echo "$build/gopath/src/github.com/bpfcmpdel/bpfcmpdel/go/bpfcmpdel"
+}
+
+# The Go package's tests as one static binary (no cgo) for the guests.
+build_go_test() {
+	go_env true && (cd "$(go_pkg_dir)" && go_env CGO_ENABLED=0 go test -c -o "$build/go_test" .)
+}
+
+# go vet and gofmt, as make style runs them: no finding, no unformatted file.
+go_style() {
+	local unformatted
+
+	go_env true && (cd "$(go_pkg_dir)" && go_env go vet .) || return
+	unformatted=$(gofmt -l "$top/go")
+	[[ -z $unformatted ]] || {
+		echo "gofmt: not formatted: $unformatted" >&2
+		return 1
+	}
 }
 
 # Warnings are errors for the project's own builds, never for users'.

@@ -16,6 +16,8 @@ packages=(
 	# Not always on a minimal image: static libc for the VM's binaries,
 	# modinfo for run.sh, full perl for checkpatch, keys for debootstrap.
 	libc6-dev kmod perl binutils debian-archive-keyring
+	# The Go package, built offline against Debian's Go packages.
+	golang-go golang-github-cilium-ebpf-dev golang-golang-x-sys-dev
 )
 
 missing=()

@@ -37,6 +37,19 @@ run_bin() {	# run_bin NAME COMMAND...
 	echo "@@BIN-END $name $?@@"
 }
 
+# Go's test binary speaks go test -v: its verdicts go through go2tap.awk,
+# and the frame carries its own exit status.
+run_go() {	# run_go NAME ARGS...
+	name=$1
+	shift
+	echo "@@BIN-BEGIN $name@@"
+	BPFCMPDEL_CT_OBJ=/bin/ct.bpf.o timeout -s KILL "$BIN_TIMEOUT" go_test -test.v "$@" \
+		>"/$name.out" 2>&1
+	status=$?
+	awk -f /bin/go2tap.awk "/$name.out"
+	echo "@@BIN-END $name $status@@"
+}
+
 module_ready() {
 	[ -c /dev/bpfcmpdel ] && dmesg | grep -q 'bpfcmpdel: ready:'
 }
@@ -134,6 +147,7 @@ checks guest-load module_ready call_paths_are_direct
 run_bin bpfcmpdel_test bpfcmpdel_test
 run_bin bigvalues_test bigvalues_test
 run_bin lib_test lib_test
+run_go go_test
 run_bin cli_test env BPFCMPDEL_CLI=/bin/bpfcmpdel cli_test
 run_bin fuzz fuzz "${FUZZ_ITERATIONS:-20000}"
 run_bin stress stress "${STRESS_SECONDS:-15}"
@@ -141,9 +155,11 @@ checks guest-lifecycle reload_100_times rmmod_with_requests_in_flight \
 	failed_load_names_a_missing_symbol failed_load_names_a_missing_btf_member
 
 checks guest-unload rmmod_refused_while_open rmmod_after_close
-# With the module gone, the library's and the command's device-absent
-# paths run for real, and one library test loads it again under a caller.
+# With the module gone, the library's, the command's and the Go package's
+# device-absent paths run for real, and one library test loads it again
+# under a caller.
 run_bin cli_test-unloaded env BPFCMPDEL_CLI=/bin/bpfcmpdel cli_test
+run_go go_test-unloaded -test.run ModuleMissing
 run_bin lib_test-unloaded env BPFCMPDEL_LOAD_CMD="insmod /bpfcmpdel.ko" lib_test
 checks guest-reload reloaded
 exit 0

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+
+package bpfcmpdel
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+)
+
+// SweepOptions are what a sweep deletes: every element whose unsigned
+// native-endian FieldSize-byte (4 or 8) field at FieldOffset (naturally
+// aligned) is below Threshold.
+type SweepOptions struct {
+	FieldOffset, FieldSize uint32
+	Threshold              uint64
+	// Tombstone: swap the field to TombstoneValue with one cmpxchg, and
+	// delete only if that succeeded (the tombstone protocol).
+	Tombstone      bool
+	TombstoneValue uint64
+	// Values: hand each deleted element's value back too.
+	Values bool
+	// MaxOut is the most elements one call deletes (default 4096).
+	MaxOut uint32
+	// Budget is the most buckets one call visits (0: SweepBudget).
+	Budget uint32
+}
+
+const defaultMaxOut = 4096
+
+// SweepResult is what one Sweep call did.
+type SweepResult struct {
+	// Keys and Values of the Deleted elements, back to back.
+	Keys, Values []byte
+	Deleted      int
+	// Scanned is the elements the call looked at.
+	Scanned int
+	// Cursor is where the next call goes on; SweepEnd when done.
+	Cursor uint64
+}
+
+// Sweep is one call of the in-kernel expiry sweep from bucket cursor (0
+// to start), deciding and deleting under each bucket's lock: no snapshot
+// can go stale.  A call that deleted anything returns a nil error: read
+// the result whatever the error all the same (see BPFCMPDEL_IOC_SWEEP for
+// the one exception).
+func Sweep(m *ebpf.Map, cursor uint64, opts SweepOptions) (SweepResult, error) {
+	maxOut := opts.MaxOut
+	if maxOut == 0 {
+		maxOut = defaultMaxOut
+	}
+	res := SweepResult{Cursor: cursor}
+	keys := make([]byte, int(maxOut)*int(m.KeySize()))
+	var values []byte
+	r := sweepReq{Cursor: cursor, Threshold: opts.Threshold, FieldOffset: opts.FieldOffset,
+		FieldSize: opts.FieldSize, MaxOut: maxOut, Budget: opts.Budget, Keys: ptr(keys)}
+	if opts.Tombstone {
+		r.Flags |= flagTombstone
+		r.Tombstone = opts.TombstoneValue
+	}
+	if opts.Values {
+		values = make([]byte, int(maxOut)*int(m.ValueSize()))
+		r.Flags |= flagSweepValues
+		r.Values = ptr(values)
+	}
+	r.Size = uint32(unsafe.Sizeof(r))
+	r.MapFD = uint32(m.FD())
+	err := ioctl("sweep", iocSweep, unsafe.Pointer(&r), keys, values)
+	res.Deleted = int(r.NrDeleted)
+	res.Scanned = int(r.NrScanned)
+	if err == nil || res.Deleted > 0 {
+		res.Cursor = r.Cursor
+	}
+	res.Keys = keys[:res.Deleted*int(m.KeySize())]
+	if values != nil {
+		res.Values = values[:res.Deleted*int(m.ValueSize())]
+	}
+	return res, err
+}
+
+// Sweeper walks a whole map with Sweep, one deleted element at a time, in
+// the manner of ebpf.MapIterator:
+//
+//	s := bpfcmpdel.NewSweeper(m, opts)
+//	for s.Next() {
+//		forget(s.Key())
+//	}
+//	if err := s.Err(); err != nil { ... }
+//
+// A bucket lock not taken (ErrRetry) is tried again, up to 100 calls in
+// a row; every element a call deleted is still handed out.
+type Sweeper struct {
+	m       *ebpf.Map
+	opts    SweepOptions
+	cursor  uint64
+	res     SweepResult
+	i       int
+	retries int
+	err     error
+	scanned int
+}
+
+// NewSweeper starts a sweep of m from its first bucket.
+func NewSweeper(m *ebpf.Map, opts SweepOptions) *Sweeper {
+	return &Sweeper{m: m, opts: opts, i: -1}
+}
+
+const maxRetries = 100
+
+// Next moves to the next deleted element; false when the map is done or
+// a call failed (see Err).
+func (s *Sweeper) Next() bool {
+	for {
+		if s.i+1 < s.res.Deleted {
+			s.i++
+			return true
+		}
+		if s.err != nil || s.cursor == SweepEnd {
+			return false
+		}
+		s.call()
+	}
+}
+
+func (s *Sweeper) call() {
+	res, err := Sweep(s.m, s.cursor, s.opts)
+	s.res, s.i = res, -1
+	s.scanned += res.Scanned
+	s.cursor = res.Cursor
+	switch {
+	case err == nil:
+		s.retries = 0
+	case errors.Is(err, ErrRetry) && s.retries < maxRetries:
+		s.retries++
+		runtime.Gosched()
+	default:
+		s.err = err
+	}
+}
+
+// Key is the current element's key, valid until the next call of Next.
+func (s *Sweeper) Key() []byte {
+	ks := int(s.m.KeySize())
+	return s.res.Keys[s.i*ks : (s.i+1)*ks]
+}
+
+// Value is the current element's value as it was deleted (with
+// SweepOptions.Values; nil otherwise).
+func (s *Sweeper) Value() []byte {
+	if s.res.Values == nil {
+		return nil
+	}
+	vs := int(s.m.ValueSize())
+	return s.res.Values[s.i*vs : (s.i+1)*vs]
+}
+
+// Err is the error that ended the walk, or nil.
+func (s *Sweeper) Err() error { return s.err }
+
+// Scanned is the elements the sweep looked at so far.
+func (s *Sweeper) Scanned() int { return s.scanned }
+
+// GCOptions are a GC pass's: the sweep's, and a callback for the keys.
+type GCOptions struct {
+	SweepOptions
+	// OnDeleted gets each call's deleted keys (KeySize bytes each, back
+	// to back) and values (with Values), for dependent state: NAT
+	// entries, metrics.  Every deleted key reaches it, also those of a
+	// call that failed after deleting.
+	OnDeleted func(keys, values []byte)
+}
+
+// GCStats is what a GC pass did.
+type GCStats struct {
+	Scanned, Deleted int
+}
+
+// GC is a whole GC pass with the in-kernel sweep, what the C library's
+// bpfcmpdel_gc_sweep() does: every element whose field is below the
+// threshold goes, decided under its bucket's lock.
+func GC(m *ebpf.Map, opts GCOptions) (GCStats, error) {
+	var st GCStats
+	cursor, retries := uint64(0), 0
+
+	for cursor != SweepEnd {
+		res, err := Sweep(m, cursor, opts.SweepOptions)
+		st.Scanned += res.Scanned
+		st.Deleted += res.Deleted
+		if res.Deleted > 0 && opts.OnDeleted != nil {
+			opts.OnDeleted(res.Keys, res.Values)
+		}
+		cursor = res.Cursor
+		switch {
+		case err == nil:
+			retries = 0
+		case errors.Is(err, ErrRetry) && retries < maxRetries:
+			retries++
+			runtime.Gosched()
+		default:
+			return st, fmt.Errorf("gc: %w", err)
+		}
+	}
+	return st, nil
+}
