@@ -4,7 +4,9 @@
 # touching the host's /boot, bootloader or installed kernel packages.
 #
 # A line is MAJOR[-FLAVOUR]: 6.1, 6.12 (bookworm, bookworm-security) and 7
-# (trixie-backports), each also as -cloud and -rt.  Every line is built in
+# (trixie-backports), each also as -cloud and -rt.  sid, sid-cloud and
+# sid-rt (unstable's newest kernel, whatever its major) are accepted too but
+# left out of the default matrix: sid moves daily.  Every line is built in
 # a debootstrapped chroot of its suite under $KERNELS_CACHE, with that
 # suite's compiler and the line's linux-headers package installed there;
 # the kernel image is extracted from its .deb into the cache, never
@@ -28,6 +30,11 @@
 
 kernel_lines() {
 	echo "6.1 6.1-cloud 6.1-rt 6.12 6.12-cloud 6.12-rt 7 7-cloud 7-rt"
+}
+
+# Lines kernel_provision takes that the default matrix leaves out.
+_kernels_extra_lines() {
+	echo "sid sid-cloud sid-rt"
 }
 
 _kernels_msg() {
@@ -57,6 +64,7 @@ _kernels_line_suite() {
 	case ${1%%-*} in
 	6.1 | 6.12) echo bookworm ;;
 	7) echo trixie ;;
+	sid) echo sid ;;
 	*) return 1 ;;
 	esac
 }
@@ -220,11 +228,13 @@ _kernels_chroot_update() {
 }
 
 # LINE -> newest KVER of its flavour with a linux-headers package in the
-# lists (a plain -amd64 name is neither -cloud-amd64 nor -rt-amd64).
+# lists (a plain -amd64 name is neither -cloud-amd64 nor -rt-amd64).  A sid
+# line names no major: any linux-headers-N.N.* of the flavour will do.
 _kernels_chroot_newest() {
 	local line=$1 major=${1%%-*} flavour
 	local pat="^linux-headers-${major//./\\.}\\.[0-9]"
 
+	[[ $major == sid ]] && pat="^linux-headers-[0-9]+\\.[0-9]"
 	flavour=$(_kernels_line_flavour "$line") || return 0
 	_kernels_chroot_q apt-cache search --names-only "$pat" 2>/dev/null |
 		awk '{ print $1 }' | sed 's/^linux-headers-//' |
@@ -251,9 +261,14 @@ _kernels_image_dir() {
 
 # Fetches the package holding boot/vmlinuz-KVER and extracts it (not
 # installs it: no initramfs hooks, no modules) into the image cache.
-# Debian's newer packaging moved the vmlinuz from linux-image-KVER, now an
-# empty dependency package, into linux-binary-KVER; older builds kept it in
-# linux-image-KVER(-unsigned).
+# Older builds keep the vmlinuz in linux-image-KVER, and unsigned in
+# linux-image-KVER-unsigned.  Debian's newer packaging splits the image:
+# linux-image-KVER is an empty package depending on linux-binary-KVER (the
+# signed vmlinuz), linux-modules-KVER and linux-base-KVER, and the unsigned
+# vmlinuz is in linux-binary-unsigned-KVER as vmlinuz.unsigned.  Either
+# layout's unsigned image is tried first: it comes from the same source
+# package, at the same version, as the headers (the signed ones come from
+# linux-signed-amd64, built later), and QEMU's -kernel needs no signature.
 _kernels_chroot_fetch_image() {
 	local kver=$1 dir tmp debs=/var/cache/bpfcmpdel-debs pkg deb version f
 
@@ -263,7 +278,8 @@ _kernels_chroot_fetch_image() {
 	version=$(_kernels_chroot_q dpkg-query -W -f='${Version}' "linux-headers-$kver") ||
 		return 1
 	mkdir -p "$KERNELS_CHROOT$debs"
-	for pkg in "linux-binary-$kver" "linux-image-$kver-unsigned" "linux-image-$kver"; do
+	for pkg in "linux-binary-unsigned-$kver" "linux-image-$kver-unsigned" \
+		"linux-binary-$kver" "linux-image-$kver"; do
 		_kernels_chroot_q apt-cache show "$pkg=$version" >/dev/null 2>&1 || continue
 		rm -f "$KERNELS_CHROOT$debs/${pkg}_"*.deb
 		_kernels_msg "downloading $pkg=$version"
@@ -278,10 +294,12 @@ _kernels_chroot_fetch_image() {
 		}
 		rm -f "$deb"
 		# Older packages ship /boot/vmlinuz-KVER, newer ones (7.x) only
-		# /usr/lib/modules/KVER/vmlinuz; the cache always has the former, the
-		# name tests/vm/run.sh reads KVER from.
-		for f in "$tmp/boot/vmlinuz-$kver" "$tmp/usr/lib/modules/$kver/vmlinuz" \
-			"$tmp/lib/modules/$kver/vmlinuz"; do
+		# /usr/lib/modules/KVER/vmlinuz, or vmlinuz.unsigned in the split
+		# layout's unsigned package; the cache always has the first, the
+		# name tests/vm/run.sh reads KVER from.  An empty linux-image-KVER
+		# has none of them, and the next package is tried.
+		for f in "$tmp/boot/vmlinuz-$kver" "$tmp/usr/lib/modules/$kver/vmlinuz.unsigned" \
+			"$tmp/usr/lib/modules/$kver/vmlinuz" "$tmp/lib/modules/$kver/vmlinuz"; do
 			[[ -f $f ]] || continue
 			if [[ $f != "$tmp/boot/vmlinuz-$kver" ]]; then
 				mkdir -p "$tmp/boot" && ln "$f" "$tmp/boot/vmlinuz-$kver" || return 1
@@ -299,10 +317,12 @@ _kernels_chroot_fetch_image() {
 
 # The suite's apt sources beyond the main archive: updates and security for
 # bookworm (6.12 and the newest 6.1 come from there), backports for trixie.
-# Written only inside the chroot, never on the host.
+# sid has none of those suites, and debootstrap's sources.list names sid
+# itself: nothing to add.  Written only inside the chroot, never on the host.
 _kernels_chroot_sources() {
 	local mirror security
 
+	[[ $KERNELS_SUITE == sid ]] && return 0
 	mirror=$(_kernels_mirror)
 	security=$(_kernels_security_mirror)
 	[[ -n $mirror ]] || return 1
@@ -316,6 +336,25 @@ _kernels_chroot_sources() {
 	fi
 }
 
+# apt.conf lines for the chroot, none for a stable suite.  sid's Release
+# carries a Valid-Until a week out and is re-signed daily; a mirror that
+# lags serves it expired, and apt then refuses the whole suite.  The
+# signature is still checked.  Written only inside the chroot.
+_kernels_chroot_apt_conf() {
+	[[ $KERNELS_SUITE == sid ]] || return 0
+	echo 'Acquire::Check-Valid-Until "false";'
+}
+
+# Writes CONTENT to FILE, or removes FILE when CONTENT is empty: a suite
+# that needs no sources or settings of its own gets no file for them.
+_kernels_put() {
+	if [[ -n $2 ]]; then
+		echo "$2" >"$1"
+	else
+		rm -f "$1"
+	fi
+}
+
 # Packages a build for KVER needs: the suite's default compiler (the one
 # the headers were made with) and the headers themselves.
 _kernels_chroot_pkgs() {
@@ -323,8 +362,9 @@ _kernels_chroot_pkgs() {
 }
 
 _kernels_chroot_provision() {
-	local line=$1 kver updated=0 pkgs want
+	local line=$1 kver updated=0 pkgs want want_conf
 	local src=$KERNELS_CHROOT/etc/apt/sources.list.d/bpfcmpdel.sources
+	local conf=$KERNELS_CHROOT/etc/apt/apt.conf.d/99bpfcmpdel
 
 	_kernels_need_root "provisioning $line" || return 1
 	_kernels_chroot_ensure || return 1
@@ -333,8 +373,10 @@ _kernels_chroot_provision() {
 		_kernels_msg "the host's apt has no Debian archive to take sources from"
 		return 1
 	}
-	if [[ ! -f $src || $(cat "$src") != "$want" ]]; then
-		echo "$want" >"$src" || return 1
+	want_conf=$(_kernels_chroot_apt_conf)
+	if [[ $(cat "$src" 2>/dev/null) != "$want" ||
+		$(cat "$conf" 2>/dev/null) != "$want_conf" ]]; then
+		_kernels_put "$src" "$want" && _kernels_put "$conf" "$want_conf" || return 1
 		_kernels_chroot_update || return 1
 		updated=1
 	elif [[ $KERNELS_REFRESH == 1 ]]; then
@@ -378,7 +420,7 @@ kernel_provision() {
 
 	if ! KERNELS_SUITE=$(_kernels_line_suite "$line") ||
 		! _kernels_line_flavour "$line" >/dev/null; then
-		_kernels_msg "unknown kernel line '$line' (known: $(kernel_lines))"
+		_kernels_msg "unknown kernel line '$line' (known: $(kernel_lines) $(_kernels_extra_lines))"
 		return 1
 	fi
 	KERNELS_CHROOT=$(_kernels_chroot_dir "$KERNELS_SUITE")
@@ -401,7 +443,7 @@ kernel_image() {
 _kernels_build_root() {
 	local suite root
 
-	for suite in bookworm trixie; do
+	for suite in bookworm trixie sid; do
 		root=$(_kernels_chroot_dir "$suite")
 		# build is an absolute link, meaningful inside the chroot only.
 		if [[ -e $root/usr/src/linux-headers-$1/Makefile ]]; then
