@@ -178,8 +178,15 @@ TEST(unknown_maps)
 
 TEST(malformed_bytes_and_lengths)
 {
+	static const struct { char *field, *threshold, *opt, *arg; } bad_below[] = {
+		{ "0:8", "yesterday", NULL, NULL }, { "0:8", "now-30", NULL, NULL },
+		{ "0:8", "now+30s", NULL, NULL }, { "0:8", "now-100000d", NULL, NULL },
+		{ "0:8", "now", "--clock", "realtime" }, { "0:8", "now", "--unit", "ms" },
+		{ "0:4", "now", NULL, NULL },
+	};
 	char id[16];
 	struct run r;
+	size_t i;
 	int fd;
 
 	NEED_MAP(fd, id);
@@ -215,21 +222,15 @@ TEST(malformed_bytes_and_lengths)
 	EXPECT_FAILS(r, 64);
 	CLI(&r, "gc", "id", id, "field", "0:8", "older-than", "5", "batch", "0");
 	EXPECT_FAILS(r, 64);
-	/* Thresholds in the datapath's clock: only what it can mean. */
-	CLI(&r, "gc", "id", id, "field", "0:8", "below", "yesterday");
-	EXPECT_FAILS(r, 64);
-	CLI(&r, "gc", "id", id, "field", "0:8", "below", "now-30");
-	EXPECT_FAILS(r, 64);
-	CLI(&r, "gc", "id", id, "field", "0:8", "below", "now+30s");
-	EXPECT_FAILS(r, 64);
-	CLI(&r, "gc", "id", id, "field", "0:8", "below", "now-100000d");
-	EXPECT_FAILS(r, 64);
-	CLI(&r, "gc", "id", id, "field", "0:8", "below", "now", "--clock", "realtime");
-	EXPECT_FAILS(r, 64);
-	CLI(&r, "gc", "id", id, "field", "0:8", "below", "now", "--unit", "ms");
-	EXPECT_FAILS(r, 64);
-	CLI(&r, "gc", "id", id, "field", "0:4", "below", "now");
-	EXPECT_FAILS(r, 64);	/* nanoseconds since boot overflow 4 bytes */
+	/*
+	 * Thresholds in the datapath's clock: only what it can mean (the
+	 * last: nanoseconds since boot overflow a 4-byte field).
+	 */
+	for (i = 0; i < sizeof(bad_below) / sizeof(bad_below[0]); i++) {
+		CLI(&r, "gc", "id", id, "field", bad_below[i].field, "below",
+		    bad_below[i].threshold, bad_below[i].opt, bad_below[i].arg);
+		EXPECT_FAILS(r, 64);
+	}
 	CLI(&r, "stats", "please");
 	EXPECT_FAILS(r, 64);
 	close(fd);

@@ -114,15 +114,20 @@ func single(op string, cmd uintptr, m *ebpf.Map, r *req, keep ...interface{}) er
 	return ioctl(op, cmd, unsafe.Pointer(r), keep...)
 }
 
+// keyAndExpected are a request's key (KeySize bytes) and region bytes.
+func keyAndExpected(m *ebpf.Map, key, expected interface{}) (k, e []byte, err error) {
+	if k, err = marshal("key", key, int(m.KeySize())); err != nil {
+		return nil, nil, err
+	}
+	e, err = marshal("expected", expected, 0)
+	return k, e, err
+}
+
 // Delete deletes the element under key only if the bytes at offset of its
 // value still equal expected (its length is the region's).  Per-CPU maps
 // need DeleteSnapshot, or Options.OneCPU.
 func Delete(m *ebpf.Map, key, expected interface{}, offset uint32, opts *Options) error {
-	k, err := marshal("key", key, int(m.KeySize()))
-	if err != nil {
-		return err
-	}
-	e, err := marshal("expected", expected, 0)
+	k, e, err := keyAndExpected(m, key, expected)
 	if err != nil {
 		return err
 	}
@@ -159,11 +164,7 @@ func DeleteSnapshot(m *ebpf.Map, key, snapshot interface{}, offset, size uint32,
 // aligned 4- or 8-byte region, any region with ModeLock.  Per-CPU maps:
 // Options.OneCPU's slot.
 func Update(m *ebpf.Map, key, expected, value interface{}, offset uint32, opts *Options) error {
-	k, err := marshal("key", key, int(m.KeySize()))
-	if err != nil {
-		return err
-	}
-	e, err := marshal("expected", expected, 0)
+	k, e, err := keyAndExpected(m, key, expected)
 	if err != nil {
 		return err
 	}
