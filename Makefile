@@ -17,6 +17,9 @@
 #   make dkms-install    register, build and install the module with DKMS
 #                        (for KVER, default: the running kernel)
 #   make dkms-uninstall
+#   make deb             Debian packages (debian/) for each of DEB_SUITES
+#                        (bookworm trixie), built and linted in clean
+#                        chroots; into build/deb/SUITE/
 
 KVER ?= $(shell uname -r)
 # The kernel the style checks build against (sparse), in the project's cache.
@@ -87,6 +90,9 @@ style: $(CHECKPATCH_DIR)/checkpatch.pl
 	scripts/cppcheck.sh
 	bash -c '. scripts/common.sh && go_style'
 
+deb:
+	scripts/deb.sh
+
 dkms-install:
 	rm -rf $(DKMS_SRC)
 	mkdir -p $(DKMS_SRC)
@@ -105,4 +111,4 @@ clean:
 	$(MAKE) -C cli clean
 	rm -rf build
 
-.PHONY: all module lib cli install demo check bench profile bench-table fuzz check-debug support-table style dkms-install dkms-uninstall clean
+.PHONY: all module lib cli install deb demo check bench profile bench-table fuzz check-debug support-table style dkms-install dkms-uninstall clean
