@@ -67,4 +67,25 @@ out:
 	return ret;
 }
 
+/*
+ * lockdown=confidentiality closes /proc/kcore and bpf_probe_read_kernel()
+ * to everyone: tests that read the kernel that way cannot run there (the
+ * module itself is unaffected).  Needs securityfs mounted.
+ */
+static inline int lockdown_confidential(void)
+{
+	char buf[128] = "";
+	int fd = open("/sys/kernel/security/lockdown", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = '\0';
+	close(fd);
+	return strstr(buf, "[confidentiality]") != NULL;
+}
+
+#define LOCKDOWN_CONFIDENTIAL_WHY \
+	"lockdown=confidentiality closes /proc/kcore and bpf_probe_read_kernel()"
+
 #endif /* _BPFCMPDEL_TESTS_KCORE_H */
