@@ -6,15 +6,18 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -674,58 +677,220 @@ static void json_words(const char *name, const char *words)
 	free(copy);
 }
 
+/* The module file modprobe would load for the running kernel, as modinfo
+ * reads it: it alone knows compressed modules and appended signatures. */
+struct module_file {
+	char filename[PATH_MAX], version[64], srcversion[64], signer[128];
+};
+
+/*
+ * The "field: value" lines of `modinfo ARG`, into @m.  Run directly, not
+ * through a shell: no quoting, and the modinfo found on PATH (a shell with
+ * built-in applets would run its own, which knows no signatures).
+ */
+static bool modinfo(const char *arg, struct module_file *m)
+{
+	char line[PATH_MAX + 32], *v, *argv[] = { "modinfo", (char *)arg, NULL };
+	posix_spawn_file_actions_t fa;
+	int fds[2], status = -1;
+	pid_t pid = -1;
+	FILE *p;
+
+	if (pipe2(fds, O_CLOEXEC))
+		return false;
+	if (!posix_spawn_file_actions_init(&fa)) {
+		if (!posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO) &&
+		    !posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0) &&
+		    posix_spawnp(&pid, "modinfo", &fa, NULL, argv, environ))
+			pid = -1;
+		posix_spawn_file_actions_destroy(&fa);
+	}
+	close(fds[1]);
+	p = fdopen(fds[0], "r");
+	if (!p) {
+		close(fds[0]);
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		return false;
+	}
+	while (fgets(line, sizeof(line), p)) {
+		v = strchr(line, ':');
+		if (!v)
+			continue;
+		*v++ = '\0';
+		v += strspn(v, " \t");
+		v[strcspn(v, "\n")] = '\0';
+		/* The first of each: a signature's fields come once. */
+		if (!strcmp(line, "filename") && !m->filename[0])
+			snprintf(m->filename, sizeof(m->filename), "%s", v);
+		else if (!strcmp(line, "version") && !m->version[0])
+			snprintf(m->version, sizeof(m->version), "%s", v);
+		else if (!strcmp(line, "srcversion") && !m->srcversion[0])
+			snprintf(m->srcversion, sizeof(m->srcversion), "%s", v);
+		else if (!strcmp(line, "signer") && !m->signer[0])
+			snprintf(m->signer, sizeof(m->signer), "%s", v);
+	}
+	fclose(p);
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	return pid > 0 && WIFEXITED(status) && !WEXITSTATUS(status) && m->filename[0];
+}
+
+static bool installed_module(struct module_file *m)
+{
+	char path[PATH_MAX];
+
+	memset(m, 0, sizeof(*m));
+	if (!modinfo("bpfcmpdel", m))
+		return false;
+	/*
+	 * By name, kmod describes a loaded module without its signature:
+	 * ask again by the file's path.
+	 */
+	snprintf(path, sizeof(path), "%s", m->filename);
+	memset(m, 0, sizeof(*m));
+	return modinfo(path, m);
+}
+
+/* The kernel's lockdown level ("none" when it has no lockdown LSM), and
+ * whether it loads only modules signed by a key it trusts. */
+static bool signatures_required(char *level, size_t len)
+{
+	char *lockdown = read_file("/sys/kernel/security/lockdown");
+	char *enforce = read_file("/sys/module/module/parameters/sig_enforce");
+	char *open = lockdown ? strchr(lockdown, '[') : NULL;
+	bool required;
+
+	snprintf(level, len, "none");
+	if (open && strchr(open, ']'))
+		snprintf(level, len, "%.*s", (int)(strchr(open, ']') - open - 1), open + 1);
+	/* Lockdown at any level refuses modules without a trusted signature. */
+	required = (enforce && enforce[0] == 'Y') || strcmp(level, "none");
+	free(lockdown);
+	free(enforce);
+	return required;
+}
+
+/* Why the module is not serving, in the words an operator acts on. */
+static const char *not_loaded_why(bool have_file, const struct module_file *m, bool required)
+{
+	if (!have_file)
+		return "no bpfcmpdel module for this kernel: install bpfcmpdel-dkms and this "
+		       "kernel's headers (linux-headers-$(uname -r)), then dkms autoinstall";
+	if (!required)
+		return "not loaded: modprobe bpfcmpdel";
+	if (!m->signer[0])
+		return "the kernel requires signed modules and the installed one is unsigned: "
+		       "install openssl and rebuild (dkms autoinstall --force) so DKMS signs it "
+		       "with /var/lib/dkms/mok.key, then enrol that key: mokutil --import "
+		       "/var/lib/dkms/mok.pub, reboot, confirm in MokManager";
+	return "the kernel requires signed modules: if modprobe bpfcmpdel fails with \"Key "
+	       "was rejected by service\", the kernel does not trust the key that signed it; "
+	       "enrol the DKMS key: mokutil --import /var/lib/dkms/mok.pub, reboot, confirm in "
+	       "MokManager (mokutil --test-key /var/lib/dkms/mok.pub tells whether it is)";
+}
+
+static void print_call_targets_json(char *calls)
+{
+	char *line, *save = NULL;
+	bool first = true;
+
+	printf("[");
+	for (line = strtok_r(calls ? calls : (char[]){ 0 }, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char name[128], endbr[8], path[32];
+
+		if (sscanf(line, "%127s endbr=%7s path=%31s", name, endbr, path) != 3)
+			continue;
+		printf("%s{\"name\":\"%s\",\"endbr\":%s,\"path\":\"%s\"}", first ? "" : ",", name,
+		       strcmp(endbr, "yes") ? "false" : "true", path);
+		first = false;
+	}
+	printf("]");
+}
+
 static int cmd_info(int argc, char **argv)
 {
-	char *version, *features, *types, *lock, *calls, *line, *save = NULL;
-	bool loaded, first = true;
+	char *version, *srcversion, *taint, *features, *types, *lock, *calls, *line;
+	char level[32], *save = NULL;
+	bool loaded, have_file, required, same, unsigned_taint;
+	struct module_file m;
 	struct utsname u;
 
 	if (wants_help(argc, argv)) {
 		printf("Usage: %s info\n  The module, its version, the running kernel, the map types,\n"
 		       "  requests and modes it serves, and how it reaches each kernel\n"
-		       "  function it resolved at load.\n", prog);
+		       "  function it resolved at load; the installed module (what\n"
+		       "  modprobe would load), its signer, and whether the kernel\n"
+		       "  requires signed modules.\n", prog);
 		return 0;
 	}
 	if (argc > 1)
 		return fail(EXIT_USAGE, "info: unexpected '%s'", argv[1]);
 	uname(&u);
 	version = read_file("/sys/module/bpfcmpdel/version");
+	srcversion = read_file("/sys/module/bpfcmpdel/srcversion");
+	taint = read_file("/sys/module/bpfcmpdel/taint");
 	features = read_file(SYSFS_DIR "features");
 	types = read_file(SYSFS_DIR "map_types");
 	lock = read_file(SYSFS_DIR "bucket_lock");
 	calls = read_file(SYSFS_DIR "call_targets");
 	loaded = version && features;
+	have_file = installed_module(&m);
+	required = signatures_required(level, sizeof(level));
+	/* Same source and version: the upgrade, if any, is already running. */
+	same = have_file && srcversion && !strcmp(m.srcversion, srcversion) &&
+	       !strcmp(m.version, version ? version : "");
+	/* 'E': loaded without a signature the kernel could verify. */
+	unsigned_taint = taint && strchr(taint, 'E');
 	if (json) {
-		printf("{\"module_loaded\":%s,\"version\":\"%s\",\"kernel\":\"%s\",",
-		       loaded ? "true" : "false", version ? version : "", u.release);
+		printf("{\"module_loaded\":%s,\"version\":\"%s\",\"srcversion\":\"%s\","
+		       "\"signature_verified\":%s,\"kernel\":\"%s\",\"lockdown\":\"%s\","
+		       "\"signatures_required\":%s,",
+		       loaded ? "true" : "false", version ? version : "",
+		       srcversion ? srcversion : "", loaded && !unsigned_taint ? "true" : "false",
+		       u.release, level, required ? "true" : "false");
+		printf("\"installed\":{\"file\":\"%s\",\"version\":\"%s\",\"srcversion\":\"%s\","
+		       "\"signer\":\"%s\",\"is_loaded\":%s},",
+		       m.filename, m.version, m.srcversion, m.signer, same ? "true" : "false");
 		json_words("map_types", types);
 		printf(",");
 		json_words("features", features);
-		printf(",\"bucket_lock\":\"%s\",\"call_targets\":[", lock ? lock : "");
-		for (line = strtok_r(calls ? calls : (char[]){ 0 }, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save)) {
-			char name[128], endbr[8], path[32];
-
-			if (sscanf(line, "%127s endbr=%7s path=%31s", name, endbr, path) != 3)
-				continue;
-			printf("%s{\"name\":\"%s\",\"endbr\":%s,\"path\":\"%s\"}",
-			       first ? "" : ",", name, strcmp(endbr, "yes") ? "false" : "true",
-			       path);
-			first = false;
-		}
-		printf("]}\n");
-	} else if (!loaded) {
-		printf("module:      not loaded\nkernel:      %s\n", u.release);
+		printf(",\"bucket_lock\":\"%s\",\"call_targets\":", lock ? lock : "");
+		print_call_targets_json(calls);
+		printf("}\n");
 	} else {
-		printf("module:      loaded, version %s\nkernel:      %s\nmap types:   %s\n"
-		       "features:    %s\nbucket lock: %s\ncall targets (all direct: static calls):\n",
-		       version, u.release, types ? types : "?", features,
-		       lock ? lock : "?");
-		for (line = strtok_r(calls ? calls : (char[]){ 0 }, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save))
-			printf("  %s\n", line);
+		if (loaded)
+			printf("module:      loaded, version %s (srcversion %s), %s\n", version,
+			       srcversion ? srcversion : "?",
+			       unsigned_taint ? "no verified signature (taint E)" :
+			       "signature verified or not checked");
+		else
+			printf("module:      not loaded\n");
+		if (have_file)
+			printf("installed:   version %s (srcversion %s), %s, %s%s%s\n", m.version,
+			       m.srcversion, m.filename, m.signer[0] ? "signed by " : "unsigned",
+			       m.signer, loaded && !same ? "\n             not the loaded module: "
+			       "stop the programs using /dev/bpfcmpdel, then modprobe -r "
+			       "bpfcmpdel && modprobe bpfcmpdel" : "");
+		else
+			printf("installed:   none for this kernel (modinfo bpfcmpdel finds nothing)\n");
+		printf("signatures:  %s (lockdown: %s)\nkernel:      %s\n",
+		       required ? "required" : "not required", level, u.release);
+		if (!loaded)
+			printf("why:         %s\n", not_loaded_why(have_file, &m, required));
+		if (loaded) {
+			printf("map types:   %s\nfeatures:    %s\nbucket lock: %s\n"
+			       "call targets (all direct: static calls):\n",
+			       types ? types : "?", features, lock ? lock : "?");
+			for (line = strtok_r(calls ? calls : (char[]){ 0 }, "\n", &save); line;
+			     line = strtok_r(NULL, "\n", &save))
+				printf("  %s\n", line);
+		}
 	}
 	free(version);
+	free(srcversion);
+	free(taint);
 	free(features);
 	free(types);
 	free(lock);

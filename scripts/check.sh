@@ -117,8 +117,10 @@ harness_catches_broken_binaries() {
 mkdir -p "$build/logs"
 logs=$build/logs
 start=$SECONDS
-# KERNELS=6.1 (or "6.1 7-rt", ...) runs part of the matrix for quick runs.
+# KERNELS=6.1 (or "6.1 7-rt", ...) runs part of the matrix for quick runs,
+# KERNELS=none no kernel line (the package step still runs, see PACKAGES).
 lines=${KERNELS:-$(kernel_lines)}
+[[ $lines != none ]] || lines=""
 style_kver=$(kernel_provision 6.1)
 
 # --- host ---------------------------------------------------------------
@@ -207,6 +209,12 @@ vm_tests() {	# vm_tests LINE
 for line in $lines; do
 	vm_tests "$line"
 done
+# --- the Debian packages, as a fleet installs them (scripts/packages.sh) ---
+# shellcheck source=scripts/packages.sh
+. "$top/scripts/packages.sh"
+# shellcheck disable=SC2086 # one word per line
+package_tests $lines
+
 # What `make support-table` writes the README's table from.
 if [[ -z ${KERNELS:-} ]]; then
 	cp "$logs/matrix" "$build/last-full-matrix"

@@ -22,58 +22,11 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 suites=${DEB_SUITES:-bookworm trixie}
-deb_cache=$KERNELS_CACHE/deb-build
-run_dirs=()
+# shellcheck source=scripts/deb-chroot.sh
+. "$top/scripts/deb-chroot.sh"
 
 msg() {
 	echo "deb: $*" >&2
-}
-
-# Removes the build copies, once nothing is mounted in them any more.
-cleanup() {
-	local run
-
-	for run in "${run_dirs[@]}"; do
-		[[ -d $run ]] || continue
-		if [[ ${DEB_KEEP:-0} == 1 ]]; then
-			msg "DEB_KEEP=1: the build chroot $run is kept"
-			continue
-		fi
-		_kernels_unmount_under "$run"
-		if [[ -n $(findmnt -rn -o TARGET | awk -v p="$run/" 'index($0, p) == 1') ]]; then
-			msg "something is still mounted under $run; not removing it"
-			continue
-		fi
-		rm -rf --one-file-system "$run"
-	done
-}
-
-# Under the lock: the suite's base chroot made (once) and brought up to
-# date, then copied to RUN.  Acts on $KERNELS_CHROOT of $KERNELS_SUITE.
-base_prepare() {
-	local run=$1 want want_conf
-	local src=$KERNELS_CHROOT/etc/apt/sources.list.d/bpfcmpdel.sources
-	local conf=$KERNELS_CHROOT/etc/apt/apt.conf.d/99bpfcmpdel
-	local log=$deb_cache/base-$KERNELS_SUITE.log
-
-	_kernels_chroot_ensure || return 1
-	want=$(_kernels_chroot_sources) || {
-		msg "the host's apt has no Debian archive to take sources from"
-		return 1
-	}
-	want_conf=$(_kernels_chroot_apt_conf)
-	_kernels_put "$src" "$want" && _kernels_put "$conf" "$want_conf" || return 1
-	msg "$KERNELS_SUITE: refreshing the base chroot $KERNELS_CHROOT (log: $log)"
-	{
-		_kernels_chroot apt-get -q update &&
-			_kernels_chroot apt-get -q -y -o Dpkg::Use-Pty=0 dist-upgrade &&
-			_kernels_chroot apt-get -q clean
-	} >"$log" 2>&1 || {
-		tail -n 20 "$log" | sed 's/^/deb: /' >&2
-		msg "$KERNELS_SUITE: apt-get in the base chroot failed"
-		return 1
-	}
-	cp -a "$KERNELS_CHROOT/." "$run/"
 }
 
 # The source tree, without build products, into DIR.
@@ -99,15 +52,6 @@ copy_source() {
 	fi
 }
 
-# Runs CMD in $KERNELS_CHROOT with the apt archive cache mounted, in DIR.
-in_chroot() {
-	local dir=$1
-
-	shift
-	# shellcheck disable=SC2016 # expanded by the inner sh
-	_kernels_chroot --bind "$debs" -- sh -c 'cd "$1" && shift && exec "$@"' sh "$dir" "$@"
-}
-
 # Builds and lints one suite's packages in a copy of its base chroot.
 build_suite() {
 	local suite=$1 start=$SECONDS run out log changes counts
@@ -119,7 +63,7 @@ build_suite() {
 	rm -rf "$out" && mkdir -p "$out" "$debs/partial"
 	run=$(mktemp -d "$deb_cache/$suite-run.XXXXXX")
 	run_dirs+=("$run")
-	_kernels_locked base_prepare "$run" || return 1
+	_kernels_locked deb_base_prepare "$run" || return 1
 
 	KERNELS_CHROOT=$run
 	copy_source "$run$srcdir"
@@ -129,8 +73,8 @@ build_suite() {
 
 	msg "$suite: installing the Build-Depends, building (log: $log)"
 	{
-		in_chroot "$srcdir" apt-get -q -y -o Dpkg::Use-Pty=0 build-dep ./ &&
-			in_chroot "$srcdir" env DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-}" \
+		deb_in_chroot "$srcdir" apt-get -q -y -o Dpkg::Use-Pty=0 build-dep ./ &&
+			deb_in_chroot "$srcdir" env DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-}" \
 				dpkg-buildpackage -us -uc -b
 	} >"$log" 2>&1 || {
 		tail -n 40 "$log" | sed 's/^/deb: /' >&2
@@ -142,14 +86,14 @@ build_suite() {
 	changes=$(cd "$out" && echo bpfcmpdel_*.changes)
 
 	msg "$suite: lintian on $changes"
-	in_chroot /build apt-get -q -y -o Dpkg::Use-Pty=0 install lintian >>"$log" 2>&1 || {
+	deb_in_chroot /build apt-get -q -y -o Dpkg::Use-Pty=0 install lintian >>"$log" 2>&1 || {
 		tail -n 20 "$log" | sed 's/^/deb: /' >&2
 		msg "$suite: installing lintian failed"
 		return 1
 	}
 	# Not as root, which lintian advises against.
 	# shellcheck disable=SC2016 # expanded by the inner sh
-	in_chroot /build setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	deb_in_chroot /build setpriv --reuid=nobody --regid=nogroup --clear-groups \
 		env HOME=/tmp sh -c 'lintian --version && exec lintian --fail-on error,warning \
 		--display-info --show-overrides "$1"' sh "$changes" >"$out/lintian.txt" 2>&1 ||
 		lintian_failed+=("$suite")
@@ -164,7 +108,7 @@ build_suite() {
 
 _kernels_need_root "make deb" || exit 1
 mkdir -p "$deb_cache"
-trap cleanup EXIT
+trap deb_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 

@@ -255,6 +255,8 @@ TEST(module_missing)
 	CLI(&r, "info");
 	EXPECT_EQ(69, r.status);
 	EXPECT_NE(NULL, strstr(r.out, "not loaded"));
+	/* What to do about it, whatever the reason. */
+	EXPECT_NE(NULL, strstr(r.out, "\nwhy:         "));
 	CLI(&r, "stats");
 	EXPECT_FAILS(r, 69);
 	EXPECT_NE(NULL, strstr(r.err, "modprobe bpfcmpdel"));
@@ -279,9 +281,12 @@ TEST(info_names_the_module)
 	EXPECT_NE(NULL, strstr(r.out, "loaded, version"));
 	EXPECT_NE(NULL, strstr(r.out, "tombstone"));
 	EXPECT_NE(NULL, strstr(r.out, "security_bpf endbr="));
+	EXPECT_NE(NULL, strstr(r.out, "\nsignatures:  "));
+	EXPECT_NE(NULL, strstr(r.out, "\ninstalled:   "));
 	CLI(&r, "-j", "info");
 	EXPECT_EQ(0, r.status);
 	EXPECT_NE(NULL, strstr(r.out, "\"module_loaded\":true"));
+	EXPECT_NE(NULL, strstr(r.out, "\"signatures_required\":"));
 	EXPECT_NE(NULL, strstr(r.out, "\"path\":\"static-call\""));
 }
 

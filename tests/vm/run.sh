@@ -7,6 +7,7 @@
 #   tests/vm/run.sh --kernel VMLINUZ [--ko PATH_TO_KO] [--bin FILE]...
 #                   --cmd 'SHELL COMMAND' [--timeout SECS] [--log FILE]
 #                   [--memory SIZE] [--append KERNEL_ARGS] [--tree DIR]
+#                   [--uefi CODE.fd --uefi-vars VARS.fd]
 #
 # --tree DIR: DIR's files are copied into the guest's root as they are laid
 # out there, for a tool that comes with its loader and libraries (perf).
@@ -36,6 +37,8 @@ log=""
 memory=2G
 extra_append=""
 trees=()
+uefi_code=""
+uefi_vars=""
 
 while (($#)); do
 	case "$1" in
@@ -48,6 +51,8 @@ while (($#)); do
 	--memory) memory=${2:?--memory needs a value}; shift 2 ;;
 	--append) extra_append=${2?--append needs a value}; shift 2 ;;
 	--tree) trees+=("${2:?--tree needs a value}"); shift 2 ;;
+	--uefi) uefi_code=${2:?--uefi needs a value}; shift 2 ;;
+	--uefi-vars) uefi_vars=${2:?--uefi-vars needs a value}; shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "vm: unknown argument: $1" >&2; usage ;;
 	esac
@@ -59,6 +64,9 @@ done
 [[ "$timeout_secs" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive integer"
 if [[ -n "$ko" ]]; then
 	[[ -r "$ko" ]] || die "module not readable: $ko"
+fi
+if [[ -n "$uefi_code" ]]; then
+	[[ -r "$uefi_code" && -r "$uefi_vars" ]] || die "--uefi needs readable CODE.fd and --uefi-vars VARS.fd"
 fi
 
 busybox=/bin/busybox
@@ -200,6 +208,18 @@ qemu=(
 	-display none -monitor none -serial stdio -no-reboot
 	-kernel "$kernel" -initrd "$initrd" -append "$append"
 )
+
+if [[ -n "$uefi_code" ]]; then
+	# The store is written at boot; the caller's copy stays as it was.
+	cp "$uefi_vars" "$tmp/vars.fd"
+	qemu[2]=q35,smm=on
+	# shellcheck disable=SC2054 # QEMU's commas, not array separators
+	qemu+=(
+		-global driver=cfi.pflash01,property=secure,value=on
+		-drive "if=pflash,format=raw,unit=0,readonly=on,file=$uefi_code"
+		-drive "if=pflash,format=raw,unit=1,file=$tmp/vars.fd"
+	)
+fi
 
 boot() {
 	# QEMU writes straight to the log and tail streams it, rather than a
