@@ -9,8 +9,8 @@
 #   make fuzz            the ioctl fuzzer's long run (a million requests) in VMs
 #   make check-debug     the suite, fuzzer and stress test on KASAN/lockdep
 #                        kernels built from Debian's sources (once, cached)
-#   make bench-table     the README's performance section, from the last bench
-#   make support-table   the README's support table, from the last full check
+#   make bench-table     docs/benchmarks.md's tables, from the last bench
+#   make support-table   docs/support.md's table, from the last full check
 #   make style           checkpatch and sparse on the module, shellcheck,
 #                        cppcheck, go vet and gofmt
 #   make install         the library and the command (PREFIX, DESTDIR)
@@ -67,12 +67,12 @@ check-debug:
 bench-table:
 	@test -s build/bench-results.md || \
 		{ echo "bench-table: run 'make bench' first" >&2; exit 1; }
-	scripts/readme-section.sh README.md bench build/bench-results.md
+	scripts/readme-section.sh docs/benchmarks.md bench build/bench-results.md
 
 support-table:
 	@test -s build/last-full-matrix || \
 		{ echo "support-table: run a full 'make check' first" >&2; exit 1; }
-	scripts/support-table.sh --readme README.md $$(cat build/last-full-matrix)
+	scripts/support-table.sh --readme docs/support.md $$(cat build/last-full-matrix)
 
 # checkpatch.pl comes from Debian's linux-source tarball, like the test harness.
 $(CHECKPATCH_DIR)/checkpatch.pl:

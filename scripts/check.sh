@@ -215,7 +215,7 @@ done
 # shellcheck disable=SC2086 # one word per line
 package_tests $lines
 
-# What `make support-table` writes the README's table from.
+# What `make support-table` writes docs/support.md's table from.
 if [[ -z ${KERNELS:-} ]]; then
 	cp "$logs/matrix" "$build/last-full-matrix"
 fi

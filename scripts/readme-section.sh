@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# readme-section.sh README NAME FILE: replaces what stands between README's
+# readme-section.sh DOC NAME FILE: replaces what stands between DOC's
 # <!-- NAME:begin --> and <!-- NAME:end --> markers with FILE.
+# `make bench-table` fills docs/benchmarks.md's bench section.
 set -euo pipefail
 
-readme=${1:?readme-section.sh README NAME FILE} name=${2:?} file=${3:?}
+readme=${1:?readme-section.sh DOC NAME FILE} name=${2:?} file=${3:?}
 grep -q "<!-- $name:begin -->" "$readme" || {
 	echo "readme-section: no $name markers in $readme" >&2
 	exit 1

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# support-table.sh [--readme FILE] KVER=VM_LOG...: the README's support
-# table, kernel x map type x flags, from the kselftest results of a
-# test-matrix run; printed, or with --readme written between FILE's
+# support-table.sh [--readme FILE] KVER=VM_LOG...: the support table
+# (docs/support.md), kernel x map type x flags, from the kselftest results
+# of a test-matrix run; printed, or with --readme written between FILE's
 # support-table markers.  `make support-table` runs it on the last full
-# `make check`: the tests themselves never touch a tracked file.
+# `make check` (--readme docs/support.md): the tests themselves never touch
+# a tracked file.
 set -euo pipefail
 
 readme=""
