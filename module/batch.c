@@ -70,21 +70,26 @@ struct batch_bufs {
 
 /*
  * Elements @first to @first + @n: keys and expected bytes copied in, and
- * their results' place proven writable, before anything is deleted.
+ * their results' place proven writable, before anything is deleted.  The
+ * results are written -EFAULT: should the real ones never arrive (another
+ * thread unmapped @results), no element reads as deleted that was not.
  */
 static int batch_chunk_in(const struct bpf_map *map,
 			  const struct bpfcmpdel_batch_req *req, struct batch_bufs *b,
 			  u32 first, u32 n)
 {
-	u32 ks = map->key_size, stride = b->stride;
+	u32 ks = map->key_size, stride = b->stride, i;
 
 	if (copy_from_user(b->keys, u64_to_user_ptr(req->keys) + (size_t)first * ks,
 			   (size_t)n * ks) ||
 	    copy_from_user(b->expected,
 			   u64_to_user_ptr(req->expected) + (size_t)first * stride,
-			   (size_t)n * stride) ||
-	    clear_user(u64_to_user_ptr(req->results) + (size_t)first * sizeof(s32),
-		       (size_t)n * sizeof(s32)))
+			   (size_t)n * stride))
+		return -EFAULT;
+	for (i = 0; i < n; i++)
+		b->results[i] = -EFAULT;
+	if (copy_to_user(u64_to_user_ptr(req->results) + (size_t)first * sizeof(s32),
+			 b->results, (size_t)n * sizeof(s32)))
 		return -EFAULT;
 	return 0;
 }

@@ -165,15 +165,16 @@ struct bpfcmpdel_req {
  * BPFCMPDEL_BATCH_MAX elements per call (-E2BIG beyond).
  *
  * The elements go in chunks.  Before a chunk deletes anything its keys
- * and expected bytes are read and its part of @results is written
- * (zeroed), and @count is proven writable before the first: an unreadable
+ * and expected bytes are read and its part of @results is written (each
+ * -EFAULT), and @count is proven writable before the first: an unreadable
  * or unwritable buffer fails the call with -EFAULT, and no element of that
  * chunk or after it was touched.  On return @count is the number of
  * elements processed, whose results are in @results, also when the call
  * failed part-way.  Only another thread unmapping or write-protecting
  * @results (or the request) during the call can leave a processed chunk's
- * results unwritten: the call then fails with -EFAULT and @count still
- * counts that chunk.
+ * results unwritten: the call then fails with -EFAULT, @count still counts
+ * that chunk, and each result that did not arrive reads -EFAULT -- that
+ * element may have been deleted, but no element reads 0 that was not.
  */
 struct bpfcmpdel_batch_req {
 	__u32 size;
