@@ -65,7 +65,7 @@ lib_install_works() {
 		-f $dest/usr/share/bash-completion/completions/bpfcmpdel ]] || return
 	"$dest/usr/sbin/bpfcmpdel" --version | grep -qx "bpfcmpdel $pkg_version" || return
 	# shellcheck disable=SC2086 # pkg-config's flags are separate words
-	cc -o "$build/pc-consumer" "$top/tools/demo.c" $flags -lbpf
+	cc -o "$build/pc-consumer" "$top/demo/demo.c" $flags -lbpf
 }
 
 run_step() {	# run_step NAME LOG COMMAND...: a step is one test

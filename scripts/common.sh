@@ -66,7 +66,7 @@ build_static() {
 	shift
 	ksft=$(ksft_headers)
 	cc -static -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
-		-DBPFCMPDEL_CLI_VERSION="\"$pkg_version\"" -I"$ksft" -I"$build" -I"$top/lib/include" -I"$top/tests/bpf" -I"$top/tools" -I"$top/bench" \
+		-DBPFCMPDEL_CLI_VERSION="\"$pkg_version\"" -I"$ksft" -I"$build" -I"$top/lib/include" -I"$top/tests/bpf" -I"$top/demo" -I"$top/bench" \
 		-I"$top/uapi" -o "$out" "$@" "$top/lib/libbpfcmpdel.a" \
 		-lbpf -lelf -lz -lpthread 2> >(grep -v 'statically linked applications' >&2)
 }
@@ -74,13 +74,14 @@ build_static() {
 # What every guest runs (tests/vm/guest-tests.sh), built as make check and
 # make check-debug both boot it: one static binary per test program.
 build_guest_bins() {
-	build_static "$build/bpfcmpdel_test" "$top/tests/bpfcmpdel_test.c" "$top/tools/ctsim.c" &&
+	build_static "$build/bpfcmpdel_test" "$top/tests/bpfcmpdel_test.c" "$top/demo/ctsim.c" &&
 		build_static "$build/bigvalues_test" "$top/tests/bigvalues_test.c" &&
 		build_static "$build/lib_test" "$top/tests/lib_test.c" &&
 		build_static "$build/bpfcmpdel" "$top/cli/bpfcmpdel.c" &&
 		build_static "$build/cli_test" "$top/tests/cli_test.c" &&
 		build_static "$build/fuzz" "$top/tests/fuzz.c" &&
-		build_static "$build/stress" "$top/tests/stress.c" "$top/tools/ctsim.c" &&
+		build_static "$build/stress" "$top/tests/stress.c" "$top/demo/ctsim.c" &&
+		build_static "$build/faults" "$top/tests/faults.c" &&
 		cc -static -O2 -Wall -Wextra -Werror -o "$build/endbr_check" \
 			"$top/tests/endbr_check.c" &&
 		build_go_test
@@ -91,7 +92,7 @@ guest_bin_args() {
 	local f
 
 	for f in bpfcmpdel_test bigvalues_test lib_test endbr_check cli_test \
-		bpfcmpdel fuzz stress go_test ct.bpf.o; do
+		bpfcmpdel fuzz stress faults go_test ct.bpf.o; do
 		printf '%s\n' --bin "$build/$f"
 	done
 	printf '%s\n' --bin "$top/tests/vm/guest-tests.sh" --bin "$top/tests/vm/go2tap.awk"
@@ -157,4 +158,5 @@ bench_build() {
 	build_lib
 	build_bpf_skeletons
 	build_static "$build/cmpdel_bench" "$top/bench/cmpdel_bench.c"
+	build_go_test
 }

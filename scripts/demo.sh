@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # make demo: installs what is missing, builds the module with DKMS for
 # Debian's kernel, boots that kernel under QEMU and runs the demos: the
-# race in one flow (tools/demo.c), then the conntrack GC race with numbers
-# from a real concurrent run under each GC (tools/ct_demo.c).
+# race in one flow (demo/demo.c), then the conntrack GC race with numbers
+# from a real concurrent run under each GC (demo/ct_demo.c).
 # KERNELS="6.1 7" (default 6.1) boots several lines in turn.
 set -euo pipefail
 # shellcheck source=scripts/common.sh
@@ -13,8 +13,8 @@ set -euo pipefail
 mkdir -p "$build"
 build_lib
 build_bpf_skeletons
-build_static "$build/bpfcmpdel-demo" "$top/tools/demo.c"
-build_static "$build/ct_demo" "$top/tools/ct_demo.c" "$top/tools/ctsim.c"
+build_static "$build/bpfcmpdel-demo" "$top/demo/demo.c"
+build_static "$build/ct_demo" "$top/demo/ct_demo.c" "$top/demo/ctsim.c"
 
 status=0
 for line in ${KERNELS:-${KERNEL:-6.1}}; do

@@ -122,7 +122,7 @@ dev_package_builds_a_program() {
 	apt_install gcc || return
 	# shellcheck disable=SC2016 # expanded by the inner sh
 	in_pkg_chroot sh -ec 'gcc -o /tmp/demo "$1" $(pkg-config --cflags --libs libbpfcmpdel) -lbpf
-		ldd /tmp/demo | grep -q "libbpfcmpdel.so.0 => /"' sh "$top/tools/demo.c"
+		ldd /tmp/demo | grep -q "libbpfcmpdel.so.0 => /"' sh "$top/demo/demo.c"
 }
 
 kernel_upgrade_builds() {	# kernel_upgrade_builds KVER

@@ -2,7 +2,7 @@
 /*
  * The race the module exists to close: a datapath refreshing entries
  * while a GC compare-deletes them, and the conntrack GC race end to end
- * (tools/ctsim.c).
+ * (demo/ctsim.c).
  * #included by bpfcmpdel_test.c, not compiled on its own.
  */
 
@@ -214,7 +214,7 @@ TEST_F(race, no_live_entry_is_deleted)
 	EXPECT_EQ(atomic_load(&r->deletes), r->observed);
 }
 
-/* --- the conntrack GC race, end to end (tools/ctsim.c) ------------------- */
+/* --- the conntrack GC race, end to end (demo/ctsim.c) ------------------- */
 
 /*
  * Fixed seed, 20k flows, 5k revived during the GC pass: long enough that a

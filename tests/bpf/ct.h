@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Shared by tests/bpf/ct.bpf.c and its users (tools/ctsim.c). */
+/* Shared by tests/bpf/ct.bpf.c and its users (demo/ctsim.c). */
 #ifndef _BPFCMPDEL_CT_H
 #define _BPFCMPDEL_CT_H
 

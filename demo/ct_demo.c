@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The conntrack GC race with numbers: the same scenario (tools/ctsim.h)
+ * The conntrack GC race with numbers: the same scenario (demo/ctsim.h)
  * under each GC, side by side, in one boot.  Runs inside the VM started by
  * `make demo`.
  */
