@@ -227,6 +227,7 @@ struct method {
 	bool prog;		/* needs the BPF object's map */
 	bool lock_map;		/* runs on the spin-lock map */
 	bool plain_map;		/* runs on the others */
+	bool uncounted;		/* with the module's counters off */
 };
 
 static const struct method methods[] = {
@@ -238,10 +239,12 @@ static const struct method methods[] = {
 	{ "5. `bpf_for_each_map_elem()` walk (Calico)", m_walk, true, false, true },
 	{ "6. `BPF_MAP_DELETE_BATCH`", m_delete_batch, false, true, true },
 	{ "7. bpfcmpdel delete", m_cmpdel, false, true, true },
+	{ "7. bpfcmpdel delete, counters off", m_cmpdel, false, true, true, true },
 	{ "7. bpfcmpdel delete, lock mode", m_cmpdel_lock, false, true, false },
 	{ "7. bpfcmpdel delete, tombstone mode", m_cmpdel_tombstone, false, false, true },
 	{ "7. bpfcmpdel batch of 64", m_batch64, false, true, true },
 	{ "7. bpfcmpdel batch of 1024", m_batch1024, false, true, true },
+	{ "7. bpfcmpdel batch of 1024, counters off", m_batch1024, false, true, true, true },
 	{ "7. bpfcmpdel batch of 4096", m_batch4096, false, true, true },
 	{ "7. bpfcmpdel sweep", m_sweep, false, true, true },
 };
@@ -363,6 +366,17 @@ static bool applies(const struct method *m, const struct config *cfg)
 	return cfg->spin_lock ? m->lock_map : m->plain_map;
 }
 
+/* The module's counters on or off (its `counting` parameter). */
+static int set_counting(bool on)
+{
+	int fd = open("/sys/module/bpfcmpdel/parameters/counting", O_WRONLY);
+	int ret = fd >= 0 && write(fd, on ? "Y" : "N", 1) == 1 ? 0 : -errno;
+
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 static int bench_config(const struct config *cfg)
 {
 	static struct ctx c;
@@ -381,9 +395,16 @@ static int bench_config(const struct config *cfg)
 			m = (s + trial) % NR_METHODS;	/* each goes first in turn */
 			if (!applies(&methods[m], cfg))
 				continue;
+			if (methods[m].uncounted && set_counting(false)) {
+				printf("| %s | counters cannot be turned off | | |\n", cfg->name);
+				teardown(&c);
+				return -EPERM;
+			}
 			t0 = now_ns();
 			ret = methods[m].fn(&c);
 			t[m][trial] = (now_ns() - t0) / c.k;
+			if (methods[m].uncounted)
+				set_counting(true);
 			if (ret) {
 				printf("| %s | %s failed: %s | | |\n", cfg->name,
 				       methods[m].name, strerror(-ret));

@@ -5,11 +5,17 @@
  */
 #include <linux/cpumask.h>
 #include <linux/errno.h>
+#include <linux/moduleparam.h>
 #include <linux/sysfs.h>
 
 #include "stats.h"
 
 DEFINE_PER_CPU(struct cmpdel_stats, cmpdel_stats);
+
+/* Off only to measure what counting costs (make bench, side by side). */
+bool cmpdel_counting = true;
+module_param_named(counting, cmpdel_counting, bool, 0644);
+MODULE_PARM_DESC(counting, "keep the counters of /sys/class/misc/bpfcmpdel/stats (default: on)");
 
 /* The names operators see, in the order of enum cmpdel_stat. */
 static const char *const cmpdel_stat_names[NR_CMPDEL_STATS] = {

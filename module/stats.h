@@ -30,10 +30,13 @@ struct cmpdel_stats {
 };
 
 DECLARE_PER_CPU(struct cmpdel_stats, cmpdel_stats);
+extern bool cmpdel_counting;
 
 static inline void cmpdel_stat_add(enum cmpdel_stat item, u64 n)
 {
-	this_cpu_add(cmpdel_stats.count[item], n);
+	/* A racy read of a flag only make bench flips: no ordering needed. */
+	if (likely(READ_ONCE(cmpdel_counting)))
+		this_cpu_add(cmpdel_stats.count[item], n);
 }
 
 void cmpdel_stat_result(int result);
