@@ -156,15 +156,18 @@ guest_modules() {
 	! cmp -s "$out/bpfcmpdel.ko" "$out/tree/newer.ko"
 }
 
-# What the guest needs of the installed system: the command and kmod's
-# modinfo with their libraries, /lib/modules/KVER as DKMS left it, the
-# DKMS certificate.
+# What the guest needs of the installed system: the command, the program
+# built against libbpfcmpdel-dev and kmod's modinfo with their libraries,
+# /lib/modules/KVER as DKMS left it, the DKMS certificate.
 guest_tree() {
 	local t=$out/tree f
 
 	mkdir -p "$t/sbin" "$t/var/lib/dkms"
-	# shellcheck disable=SC2016 # awk's, not this shell's
-	in_pkg_chroot sh -c 'ldd /usr/sbin/bpfcmpdel /usr/bin/kmod |
+	# The program built against libbpfcmpdel-dev, if it was: it runs on
+	# the installed shared library.
+	[[ ! -x $run/tmp/demo ]] || install -D "$run/tmp/demo" "$t/usr/local/bin/bpfcmpdel-demo"
+	# shellcheck disable=SC2016 # the inner sh's and awk's, not this shell's
+	in_pkg_chroot sh -c 'ldd /usr/sbin/bpfcmpdel /usr/bin/kmod $(ls /tmp/demo 2>/dev/null) |
 		awk "/=> \\// { print \$3 } /^\t\\// { print \$1 }"' >"$out/libs" || return
 	for f in /usr/sbin/bpfcmpdel /usr/bin/kmod $(sort -u "$out/libs"); do
 		(cd "$run" && cp -L --parents ".$f" "$t/") || return

@@ -206,6 +206,17 @@ installed_command_runs() {
 	$installed --version && $installed stats >/dev/null
 }
 
+# A program built against libbpfcmpdel-dev (demo/demo.c), on the shared
+# library libbpfcmpdel0 installed: the race shown and closed.
+installed_library_runs_the_demo() {
+	ldd=$(/lib64/ld-linux-x86-64.so.2 --list /usr/local/bin/bpfcmpdel-demo) &&
+		echo "$ldd" | grep -q 'libbpfcmpdel.so.0 => /' || return 1
+	/usr/local/bin/bpfcmpdel-demo >/tmp/demo.out 2>&1
+	status=$?
+	sed 's/^/# /' /tmp/demo.out
+	[ "$status" = 0 ]
+}
+
 # info names the file modprobe would load, its DKMS signature, and knows
 # it is the module running.
 info_names_the_installed_module() {
@@ -239,7 +250,8 @@ upgrade_while_held() {
 if [ "${1:-}" = package ]; then
 	echo "# guest kernel: $(uname -r) $(uname -v)"
 	checks guest-package module_ready installed_command_runs \
-		info_names_the_installed_module upgrade_while_held
+		installed_library_runs_the_demo info_names_the_installed_module \
+		upgrade_while_held
 	run_bin cli_test-installed env BPFCMPDEL_CLI=$installed cli_test
 	run_bin bpfcmpdel_test bpfcmpdel_test
 	exit 0
