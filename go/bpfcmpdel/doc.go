@@ -19,7 +19,8 @@
 // Pure Go, no cgo: requests go to /dev/bpfcmpdel through ioctl(2) with
 // [golang.org/x/sys/unix].  Built and tested with Go 1.19, cilium/ebpf
 // 0.9.1 and x/sys 0.3.0 (Debian bookworm's packages), the oldest this
-// package supports; it uses no API those versions lack.
+// package supports; it uses no API those versions lack.  Debian trixie's
+// Go 1.24, cilium/ebpf 0.11 and x/sys 0.22 build and pass it as well.
 //
 // The module path is github.com/bpfcmpdel/bpfcmpdel/go.
 package bpfcmpdel
