@@ -7,8 +7,11 @@
 #   make bench           compare-delete next to plain delete, in a VM
 #   make profile         perf profile of a GC pass (sweep, Calico-style), in a VM
 #   make fuzz            the ioctl fuzzer's long run (a million requests) in VMs
-#   make check-debug     the suite, fuzzer and stress test on KASAN/lockdep
-#                        kernels built from Debian's sources (once, cached)
+#   make check-debug     the suite, fuzzer and stress test on debug kernels
+#                        built from Debian's sources (once, cached): KASAN,
+#                        lockdep, fault injection and kmemleak; KCSAN
+#   make soak            DURATION (3600) s of stress and fuzzing on the
+#                        6.1 fault-injection kernel, then its invariants
 #   make bench-table     docs/benchmarks.md's tables, from the last bench
 #   make support-table   docs/support.md's table, from the last full check
 #   make style           checkpatch and sparse on the module, shellcheck,
@@ -64,6 +67,11 @@ fuzz:
 check-debug:
 	scripts/debug-kernels.sh
 
+# An hour (DURATION seconds) of everything at once on the 6.1 faults kernel.
+DURATION ?= 3600
+soak:
+	DEBUG_KERNELS="$${DEBUG_KERNELS:-6.1:faults}" SOAK=$(DURATION) scripts/debug-kernels.sh
+
 bench-table:
 	@test -s build/bench-results.md || \
 		{ echo "bench-table: run 'make bench' first" >&2; exit 1; }
@@ -111,4 +119,4 @@ clean:
 	$(MAKE) -C cli clean
 	rm -rf build
 
-.PHONY: all module lib cli install deb demo check bench profile bench-table fuzz check-debug support-table style dkms-install dkms-uninstall clean
+.PHONY: all module lib cli install deb demo check bench profile bench-table fuzz check-debug soak support-table style dkms-install dkms-uninstall clean

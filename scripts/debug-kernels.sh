@@ -15,6 +15,10 @@
 # Two lines each, one per bucket-lock generation: 6.1 (raw_spinlock_t,
 # bookworm, gcc-12) and 7.x (rqspinlock_t, trixie, gcc-14).
 # DEBUG_KERNELS="6.1:faults 7:kcsan" picks some (a bare line: faults).
+# SOAK=SECONDS (make soak) runs the soak instead of the suite: the stress
+# test for that long with the fuzzer beside it, then its invariants (no
+# refresh lost, accounting intact), slab and module memory back to where
+# they started, kmemleak clean, the log clean.
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
@@ -111,6 +115,10 @@ build_debug_kernel() {	# build_debug_kernel LINE FLAVOUR
 guest_cmd() {	# guest_cmd FLAVOUR
 	local cmd="FUZZ_ITERATIONS=${DEBUG_FUZZ_ITERATIONS:-100000} STRESS_SECONDS=60 guest-tests.sh"
 
+	if [[ -n ${SOAK:-} ]]; then
+		echo "DURATION=$SOAK guest-tests.sh soak"
+		return
+	fi
 	[[ $1 != faults ]] || cmd+="; RELOADS=${DEBUG_RELOADS:-1000} guest-tests.sh faults"
 	echo "$cmd"
 }
@@ -135,7 +143,8 @@ run_debug_kernel() {	# run_debug_kernel LINE FLAVOUR DIR OUT
 	mapfile -t bins < <(guest_bin_args)
 	t0=$SECONDS
 	if "$top/tests/vm/run.sh" --kernel "$dir/src/arch/x86/boot/bzImage" \
-		--ko "$src/module/bpfcmpdel.ko" --memory 4G "${bins[@]}" --timeout 10800 \
+		--ko "$src/module/bpfcmpdel.ko" --memory 4G "${bins[@]}" \
+		--timeout $((${SOAK:-0} + 10800)) \
 		--cmd "$(guest_cmd "$flavour")" \
 		--log "$log" >/dev/null 2>"$build/logs/vm-run-debug-$release.log"; then
 		echo "ok - debug $release: guest ran, kernel log clean" >"$out"

@@ -196,6 +196,55 @@ if [ "${1:-}" = faults ]; then
 	exit 0
 fi
 
+# --- make soak, on the faults kernel -------------------------------------
+slab_kb() {
+	awk '/^Slab:/ { print $2 }' /proc/meminfo
+}
+
+module_size() {
+	awk '$1 == "bpfcmpdel" { print $2 }' /proc/modules
+}
+
+# What the kernel can give back, given back, then measured: deferred frees
+# (RCU, the map-free work) done, caches dropped, and every slab cache
+# shrunk -- which is also what empties KASAN's quarantine of the cache's
+# freed objects (kmem_cache_shrink() -> kasan_cache_shrink()); without it
+# the quarantine, up to 1/32 of RAM, reads as growth.
+settle() {
+	sleep 5
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	for shrink in /sys/kernel/slab/*/shrink; do
+		echo 1 >"$shrink" 2>/dev/null || :
+	done
+}
+
+# Slab back to within 2% + 1 MiB of where the soak started; the module's
+# own size unchanged.
+memory_back_to_start() {
+	settle
+	now=$(slab_kb)
+	echo "# slab: $slab0 kB before, $now kB after; module: $mod0 -> $(module_size) bytes"
+	[ "$now" -le $((slab0 + slab0 / 50 + 1024)) ] && [ "$(module_size)" = "$mod0" ]
+}
+
+if [ "${1:-}" = soak ]; then
+	[ -c /dev/bpfcmpdel ] || insmod /bpfcmpdel.ko
+	settle
+	slab0=$(slab_kb)
+	mod0=$(module_size)
+	# The fuzzer on the side, round after round, for as long as the stress
+	# test runs (its verdicts are the stress test's and the log's).
+	(while :; do fuzz 20000 >/dev/null 2>&1; done) &
+	fuzzing=$!
+	run_bin stress stress "${DURATION:-3600}"
+	kill "$fuzzing"
+	wait "$fuzzing" 2>/dev/null
+	while pidof fuzz >/dev/null; do sleep 1; done
+	checks guest-soak memory_back_to_start kmemleak_finds_nothing_of_the_module
+	exit 0
+fi
+
 # --- the installed packages (make check's package step) -------------------
 # The command and library as bpfcmpdel and libbpfcmpdel0 installed them
 # (dynamically linked, with their libraries), the module DKMS built, and
