@@ -92,7 +92,11 @@ $(CHECKPATCH_DIR)/checkpatch.pl:
 style: $(CHECKPATCH_DIR)/checkpatch.pl
 	$(CHECKPATCH_DIR)/checkpatch.pl --no-tree --quiet --strict \
 		--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG -f \
-		$(filter-out %.mod.c,$(wildcard module/*.c)) module/*.h module/compat/*.h uapi/bpfcmpdel/*.h
+		$(filter-out %.mod.c,$(wildcard module/*.c)) module/*.h module/compat/*.h \
+		$(filter-out %.bpf.h,$(wildcard uapi/bpfcmpdel/*.h))
+	# BPF C: a kfunc is an extern __ksym declaration, in a header.
+	$(CHECKPATCH_DIR)/checkpatch.pl --no-tree --quiet --strict \
+		--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG,AVOID_EXTERNS -f uapi/bpfcmpdel/*.bpf.h
 	scripts/sparse.sh $(STYLE_KVER)
 	shellcheck -x scripts/*.sh tests/vm/*.sh .ci/run
 	scripts/cppcheck.sh

@@ -809,10 +809,29 @@ static void print_call_targets_json(char *calls)
 	printf("]");
 }
 
+/*
+ * The module's word on its kfuncs; "available" only if the kernel also
+ * kept the module's BTF, without which no program can find them (a kernel
+ * that drops a module's BTF still lets it register).
+ */
+static void kfuncs_state(char *buf, size_t len)
+{
+	char *state = read_file(SYSFS_DIR "kfuncs");
+
+	if (!state)
+		snprintf(buf, len, "unavailable: this module version has none");
+	else if (!strncmp(state, "available", 9) && access("/sys/kernel/btf/bpfcmpdel", F_OK))
+		snprintf(buf, len, "unavailable: the kernel did not keep the module's BTF "
+			 "(/sys/kernel/btf/bpfcmpdel is missing; see dmesg)");
+	else
+		snprintf(buf, len, "%s", state);
+	free(state);
+}
+
 static int cmd_info(int argc, char **argv)
 {
 	char *version, *srcversion, *taint, *features, *types, *lock, *calls, *line;
-	char level[32], *save = NULL;
+	char level[32], kfuncs[320], *save = NULL;
 	bool loaded, have_file, required, same, unsigned_taint;
 	struct module_file m;
 	struct utsname u;
@@ -835,6 +854,7 @@ static int cmd_info(int argc, char **argv)
 	types = read_file(SYSFS_DIR "map_types");
 	lock = read_file(SYSFS_DIR "bucket_lock");
 	calls = read_file(SYSFS_DIR "call_targets");
+	kfuncs_state(kfuncs, sizeof(kfuncs));
 	loaded = version && features;
 	have_file = installed_module(&m);
 	required = signatures_required(level, sizeof(level));
@@ -856,7 +876,8 @@ static int cmd_info(int argc, char **argv)
 		json_words("map_types", types);
 		printf(",");
 		json_words("features", features);
-		printf(",\"bucket_lock\":\"%s\",\"call_targets\":", lock ? lock : "");
+		printf(",\"kfuncs\":\"%s\",\"bucket_lock\":\"%s\",\"call_targets\":", kfuncs,
+		       lock ? lock : "");
 		print_call_targets_json(calls);
 		printf("}\n");
 	} else {
@@ -880,9 +901,9 @@ static int cmd_info(int argc, char **argv)
 		if (!loaded)
 			printf("why:         %s\n", not_loaded_why(have_file, &m, required));
 		if (loaded) {
-			printf("map types:   %s\nfeatures:    %s\nbucket lock: %s\n"
-			       "call targets (all direct: static calls):\n",
-			       types ? types : "?", features, lock ? lock : "?");
+			printf("map types:   %s\nfeatures:    %s\nkfuncs:      %s\n"
+			       "bucket lock: %s\ncall targets (all direct: static calls):\n",
+			       types ? types : "?", features, kfuncs, lock ? lock : "?");
 			for (line = strtok_r(calls ? calls : (char[]){ 0 }, "\n", &save); line;
 			     line = strtok_r(NULL, "\n", &save))
 				printf("  %s\n", line);

@@ -2,6 +2,7 @@
 /* See ctsim.h. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "ct.h"
 #include "ct.skel.h"
+#include "ct_gc.skel.h"
 #include "ctsim.h"
 
 #define NOW		1000000ULL
@@ -26,7 +28,11 @@ const char *const ctsim_gc_names[NR_CTSIM_GC] = {
 	[CTSIM_GC_CMPDEL]	= "(b) compare-and-delete",
 	[CTSIM_GC_LOCK]		= "(c) lock mode, datapath locks",
 	[CTSIM_GC_TOMBSTONE]	= "(d) tombstone mode, datapath CAS",
+	[CTSIM_GC_BPF_DELETE]	= "(e) BPF prog: bpf_map_delete_elem()",
+	[CTSIM_GC_BPF_KFUNC]	= "(f) BPF prog: kfunc, tombstone, CAS",
 };
+
+char ctsim_why[256];
 
 const char *const ctsim_method =
 	"live flows wrongly deleted: flows whose revive the datapath completed\n"
@@ -37,6 +43,8 @@ const char *const ctsim_method =
 
 struct ctsim {
 	struct ct_bpf *skel;
+	struct ct_gc_bpf *gc_skel;	/* (e), (f): the GC's program */
+	int gc_prog;
 	int map_fd;
 	const struct ctsim_config *cfg;
 	struct ct_key *revive;	/* the idle flows the datapath revives */
@@ -132,6 +140,19 @@ static void *datapath_thread(void *arg)
 	return NULL;
 }
 
+/* (e), (f): the GC's program deletes @k, the flow @life was seen with. */
+static int gc_bpf_delete(struct ctsim *s, const struct ct_key *k, __u64 life)
+{
+	struct ct_gc_args args = { .key = *k, .lifetime = life, .tombstone = TOMBSTONE };
+	/* A syscall program's context is copied back over ctx_in. */
+	LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = &args,
+		    .ctx_size_in = sizeof(args));
+
+	if (bpf_prog_test_run_opts(s->gc_prog, &run))
+		return -errno;
+	return args.result;
+}
+
 static int gc_delete(struct ctsim *s, enum ctsim_gc gc, const struct ct_key *k,
 		     const void *snap)
 {
@@ -141,6 +162,9 @@ static int gc_delete(struct ctsim *s, enum ctsim_gc gc, const struct ct_key *k,
 	switch (gc) {
 	case CTSIM_GC_DELETE:
 		return bpf_map_delete_elem(s->map_fd, k) ? -errno : 0;
+	case CTSIM_GC_BPF_DELETE:
+	case CTSIM_GC_BPF_KFUNC:
+		return gc_bpf_delete(s, k, *life);
 	case CTSIM_GC_LOCK:
 		opts.flags = BPFCMPDEL_F_LOCK;
 		break;
@@ -152,6 +176,48 @@ static int gc_delete(struct ctsim *s, enum ctsim_gc gc, const struct ct_key *k,
 		break;
 	}
 	return bpfcmpdel_delete(s->map_fd, k, life, 0, sizeof(*life), &opts);
+}
+
+/* "available: ..." in the module's kfuncs file, or why not in @ctsim_why. */
+static bool kfuncs_available(void)
+{
+	FILE *f = fopen("/sys/class/misc/bpfcmpdel/kfuncs", "r");
+	bool ok = false;
+
+	snprintf(ctsim_why, sizeof(ctsim_why), "no module loaded");
+	if (f) {
+		if (fgets(ctsim_why, sizeof(ctsim_why), f))
+			ctsim_why[strcspn(ctsim_why, "\n")] = '\0';
+		ok = !strncmp(ctsim_why, "available", 9);
+		fclose(f);
+	}
+	return ok;
+}
+
+/*
+ * (e), (f): the GC's program, on the datapath's map.  Only (f)'s calls
+ * the kfunc, so only it is loaded for (f): (e) runs where there are none.
+ */
+static int gc_prog_load(struct ctsim *s, enum ctsim_gc gc)
+{
+	bool kfunc = gc == CTSIM_GC_BPF_KFUNC;
+	int err;
+
+	s->gc_skel = ct_gc_bpf__open();
+	if (!s->gc_skel)
+		return -errno;
+	bpf_program__set_autoload(s->gc_skel->progs.gc_map_delete, !kfunc);
+	bpf_program__set_autoload(s->gc_skel->progs.gc_kfunc_tombstone, kfunc);
+	bpf_program__set_autoload(s->gc_skel->progs.ct_clean, false);
+	err = bpf_map__reuse_fd(s->gc_skel->maps.ct_lru, s->map_fd) ?:
+	      ct_gc_bpf__load(s->gc_skel);
+	if (err) {
+		fprintf(stderr, "ctsim: loading ct_gc.bpf.o: %s\n", strerror(-err));
+		return err;
+	}
+	s->gc_prog = bpf_program__fd(kfunc ? s->gc_skel->progs.gc_kfunc_tombstone :
+					     s->gc_skel->progs.gc_map_delete);
+	return 0;
 }
 
 static void tally(struct ctsim_result *res, int ret)
@@ -258,17 +324,22 @@ int ctsim_run(enum ctsim_gc gc, const struct ctsim_config *cfg,
 	memset(res, 0, sizeof(*res));
 	if (!cfg->threads || cfg->threads > 64 || cfg->flows > CT_MAX_FLOWS)
 		return -EINVAL;
+	if (gc == CTSIM_GC_BPF_KFUNC && !kfuncs_available())
+		return -EOPNOTSUPP;
 	s.skel = ct_bpf__open_and_load();
 	if (!s.skel) {
 		fprintf(stderr, "ctsim: loading ct.bpf.o: %s\n", strerror(errno));
 		return -errno;
 	}
 	s.skel->bss->mode = gc == CTSIM_GC_LOCK ? CT_LOCK :
-			    gc == CTSIM_GC_TOMBSTONE ? CT_CAS : CT_PLAIN;
+			    gc == CTSIM_GC_TOMBSTONE || gc == CTSIM_GC_BPF_KFUNC ?
+			    CT_CAS : CT_PLAIN;
 	s.skel->bss->tombstone = TOMBSTONE;
 	s.map_fd = gc == CTSIM_GC_LOCK ? bpf_map__fd(s.skel->maps.ct_locked) :
 					 bpf_map__fd(s.skel->maps.ct_lru);
 	ret = populate(&s, gc) ?: pick_revive(&s);
+	if (!ret && (gc == CTSIM_GC_BPF_DELETE || gc == CTSIM_GC_BPF_KFUNC))
+		ret = gc_prog_load(&s, gc);
 	if (ret)
 		goto out;
 	ret = pthread_barrier_init(&s.start, NULL, cfg->threads + 1);
@@ -295,6 +366,7 @@ int ctsim_run(enum ctsim_gc gc, const struct ctsim_config *cfg,
 	}
 out:
 	free(s.revive);
+	ct_gc_bpf__destroy(s.gc_skel);
 	ct_bpf__destroy(s.skel);
 	return ret;
 }

@@ -4,7 +4,8 @@
  * them idle; a datapath (tests/bpf/ct.bpf.c, run from @threads threads
  * with BPF_PROG_TEST_RUN) reviving @revive of the idle ones once each;
  * and, at the same time, a GC that took a BPF_MAP_LOOKUP_BATCH snapshot
- * just before and now deletes what the snapshot shows expired.
+ * just before and now deletes what the snapshot shows expired -- itself,
+ * or through a BPF program (tests/bpf/ct_gc.bpf.c), as Calico's does.
  */
 #ifndef _BPFCMPDEL_CTSIM_H
 #define _BPFCMPDEL_CTSIM_H
@@ -16,6 +17,8 @@ enum ctsim_gc {
 	CTSIM_GC_CMPDEL,	/* (b) compare-and-delete, plain stores */
 	CTSIM_GC_LOCK,		/* (c) lock mode, refreshes under the spin lock */
 	CTSIM_GC_TOMBSTONE,	/* (d) tombstone mode, refreshes by CAS */
+	CTSIM_GC_BPF_DELETE,	/* (e) a BPF program deletes: bpf_map_delete_elem() */
+	CTSIM_GC_BPF_KFUNC,	/* (f) a BPF program deletes: the kfunc, as (d) */
 	NR_CTSIM_GC,
 };
 
@@ -41,8 +44,12 @@ struct ctsim_result {
 extern const char *const ctsim_gc_names[NR_CTSIM_GC];
 extern const char *const ctsim_method;
 
-/* 0 and @res filled, or a negative errno (message on stderr). */
+/*
+ * 0 and @res filled, or a negative errno (message on stderr);
+ * -EOPNOTSUPP for (f) where the module has no kfuncs, @why saying why.
+ */
 int ctsim_run(enum ctsim_gc gc, const struct ctsim_config *cfg,
 	      struct ctsim_result *res);
+extern char ctsim_why[256];
 
 #endif /* _BPFCMPDEL_CTSIM_H */

@@ -18,6 +18,7 @@
 #include <linux/bpf.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/sysfs.h>
 
 /*
  * Byte offsets into kernel/bpf/hashtab.c's private structs, read from
@@ -80,6 +81,33 @@ ssize_t cmpdel_call_targets_show(char *buf);
 
 /* info.c: the read-only attributes of the device. */
 extern const struct attribute_group *cmpdel_attr_groups[];
+
+/*
+ * kfunc.c: the BPF programs' front, built only when Kbuild gives the
+ * module BTF of its own (see Kbuild); otherwise the reason there is none.
+ */
+#ifdef CMPDEL_HAVE_KFUNCS
+void cmpdel_kfuncs_register(void);
+ssize_t cmpdel_kfuncs_show(char *buf);
+/* Called by BPF programs only, as uapi/bpfcmpdel/kfuncs.bpf.h declares them. */
+int bpfcmpdel_delete(struct bpf_map *map__map, void *key, u32 key__sz,
+		     void *req, u32 req__sz);
+int bpfcmpdel_update(struct bpf_map *map__map, void *key, u32 key__sz,
+		     void *req, u32 req__sz);
+#else
+static inline void cmpdel_kfuncs_register(void)
+{
+}
+
+#define CMPDEL_KFUNCS_NO_BTF \
+	"unavailable: built without BTF of its own (no vmlinux beside the kernel headers)"
+
+static inline ssize_t cmpdel_kfuncs_show(char *buf)
+{
+	return sysfs_emit(buf, "%s\n", CMPDEL_KFUNCS_NO_BTF);
+}
+#endif
+
 void cmpdel_pcpu_freelist_push(void *freelist, void *node);
 void cmpdel_bpf_mem_cache_free(void *ma, void *ptr);
 void cmpdel_bpf_lru_push_free(void *lru, void *node);
@@ -130,6 +158,8 @@ struct cmpdel_map_ref {
 
 int cmpdel_map_get(int ufd, struct cmpdel_map_ref *ref);
 void cmpdel_map_put(struct cmpdel_map_ref *ref);
+int cmpdel_check_mode(u64 flags, u32 compare_size, u32 cpu, u64 tombstone);
+int cmpdel_map_prog_check(const struct bpf_map *map);
 int cmpdel_map_check_op(const struct bpf_map *map, const struct cmpdel_op *op);
 int cmpdel_map_check_swap(const struct bpf_map *map, const struct cmpdel_op *op);
 int cmpdel_map_check_sweep(const struct bpf_map *map, const struct cmpdel_sweep *sw);
@@ -143,6 +173,10 @@ void cmpdel_htab_compare_delete_batch(struct bpf_map *map, const u8 *keys,
 				      struct cmpdel_op *op, s32 *results);
 int cmpdel_htab_compare_swap(struct bpf_map *map, const void *key,
 			     const struct cmpdel_op *op);
+int cmpdel_htab_prog_compare_delete(struct bpf_map *map, const void *key,
+				    const struct cmpdel_op *op);
+int cmpdel_htab_prog_compare_swap(struct bpf_map *map, const void *key,
+				  const struct cmpdel_op *op);
 int cmpdel_htab_sweep(struct bpf_map *map, struct cmpdel_sweep *sw);
 
 /* request.c: one entry per ioctl command, called by the device. */

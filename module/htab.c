@@ -350,6 +350,34 @@ int cmpdel_htab_compare_swap(struct bpf_map *map, const void *key,
 	return ret;
 }
 
+/*
+ * From a BPF program (kfunc.c), as bpf_map_delete_elem() from a program:
+ * the runner already keeps the program on its CPU, and the instrumentation
+ * the syscall path turns off is what called us.  A sleepable program holds
+ * RCU tasks trace, not RCU: the read lock keeps unlinked elements valid.
+ */
+int cmpdel_htab_prog_compare_delete(struct bpf_map *map, const void *key,
+				    const struct cmpdel_op *op)
+{
+	int ret;
+
+	rcu_read_lock();
+	ret = htab_compare_delete(map, key, op);
+	rcu_read_unlock();
+	return ret;
+}
+
+int cmpdel_htab_prog_compare_swap(struct bpf_map *map, const void *key,
+				  const struct cmpdel_op *op)
+{
+	int ret;
+
+	rcu_read_lock();
+	ret = htab_locked_op(map, key, op, true, NULL);
+	rcu_read_unlock();
+	return ret;
+}
+
 /* Elements unlinked per hold of one bucket's lock. */
 #define SWEEP_PER_LOCK 16
 /* Buckets per RCU section: the CPU is given up between sections. */

@@ -21,6 +21,14 @@ static ssize_t features_show(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(features);
 
+/* Whether BPF programs can call the kfuncs, or why not. */
+static ssize_t kfuncs_show(struct device *dev, struct device_attribute *attr,
+			   char *buf)
+{
+	return cmpdel_kfuncs_show(buf);
+}
+static DEVICE_ATTR_RO(kfuncs);
+
 static ssize_t map_types_show(struct device *dev, struct device_attribute *attr,
 			      char *buf)
 {
@@ -52,6 +60,7 @@ static DEVICE_ATTR_RO(stats);
 
 static struct attribute *cmpdel_attrs[] = {
 	&dev_attr_features.attr,
+	&dev_attr_kfuncs.attr,
 	&dev_attr_map_types.attr,
 	&dev_attr_bucket_lock.attr,
 	&dev_attr_call_targets.attr,

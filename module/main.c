@@ -82,6 +82,7 @@ static int __init cmpdel_init(void)
 		pr_err("not loading: this kernel is not one the module can serve safely\n");
 		return ret;
 	}
+	cmpdel_kfuncs_register();
 	ret = misc_register(&cmpdel_misc);
 	if (ret)
 		return ret;

@@ -109,6 +109,35 @@ void cmpdel_map_put(struct cmpdel_map_ref *ref)
 	fdput(ref->f);
 }
 
+/*
+ * The fields every compare request shares, an ioctl's or a kfunc's: known
+ * flags, a region, and the mode arguments only with the flag that gives
+ * them a meaning.
+ */
+int cmpdel_check_mode(u64 flags, u32 compare_size, u32 cpu, u64 tombstone)
+{
+	if (flags & ~BPFCMPDEL_F_ALL || !compare_size)
+		return -EINVAL;
+	if (!(flags & BPFCMPDEL_F_CPU) && cpu)
+		return -EINVAL;
+	if (!(flags & BPFCMPDEL_F_TOMBSTONE) && tombstone)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * A map a BPF program names to a kfunc: the verifier tied it to the
+ * program, so there is no fd mode, freeze or security hook to ask -- the
+ * program may write a frozen map -- only the helpers' rule that it may
+ * not write a map created BPF_F_RDONLY_PROG.
+ */
+int cmpdel_map_prog_check(const struct bpf_map *map)
+{
+	if (!map || !cmpdel_map_supported(map))
+		return map ? -EOPNOTSUPP : -EINVAL;
+	return map->map_flags & BPF_F_RDONLY_PROG ? -EPERM : 0;
+}
+
 /* Per-CPU maps: one expected layout per CPU set compared. */
 static int cmpdel_check_cpu(const struct bpf_map *map, const struct cmpdel_op *op)
 {

@@ -36,21 +36,6 @@ static int copy_struct(void *dst, size_t ksize, const void __user *src, u32 min)
 }
 
 /*
- * The fields every compare request shares: known flags, a region, and the
- * mode arguments only with the flag that gives them a meaning.
- */
-static int check_mode(u64 flags, u32 compare_size, u32 cpu, u64 tombstone)
-{
-	if (flags & ~BPFCMPDEL_F_ALL || !compare_size)
-		return -EINVAL;
-	if (!(flags & BPFCMPDEL_F_CPU) && cpu)
-		return -EINVAL;
-	if (!(flags & BPFCMPDEL_F_TOMBSTONE) && tombstone)
-		return -EINVAL;
-	return 0;
-}
-
-/*
  * bpf() asks the security modules about every command before anything
  * else, with the attr of that command: a policy must see the same map fd
  * and pointers here as it would for the syscall that does the same.
@@ -145,7 +130,7 @@ static int copy_single(struct bpfcmpdel_req *req, void __user *ureq, bool swap)
 		return ret;
 	if (req->reserved)
 		return -EINVAL;
-	ret = check_mode(req->flags, req->compare_size, req->cpu, req->tombstone);
+	ret = cmpdel_check_mode(req->flags, req->compare_size, req->cpu, req->tombstone);
 	if (ret)
 		return ret;
 	/* New bytes are what a swap writes; a delete writes none. */
@@ -239,7 +224,7 @@ long cmpdel_request_single(void __user *ureq, bool swap)
 
 static int check_batch(const struct bpfcmpdel_batch_req *req)
 {
-	int ret = check_mode(req->flags, req->compare_size, req->cpu, req->tombstone);
+	int ret = cmpdel_check_mode(req->flags, req->compare_size, req->cpu, req->tombstone);
 
 	if (ret)
 		return ret;

@@ -121,7 +121,8 @@ start=$SECONDS
 # KERNELS=none no kernel line (the package step still runs, see PACKAGES).
 lines=${KERNELS:-$(kernel_lines)}
 [[ $lines != none ]] || lines=""
-style_kver=$(kernel_provision 6.1)
+# sparse on both sides of the kfunc line (see scripts/sparse.sh).
+style_kver="$(kernel_provision 6.1) $(kernel_provision 6.12)"
 
 # --- host ---------------------------------------------------------------
 run_step style "$logs/style.log" make -s -C "$top" style STYLE_KVER="$style_kver"

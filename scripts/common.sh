@@ -52,7 +52,7 @@ build_bpf_skeletons() {
 	for src in "$top"/tests/bpf/*.bpf.c "$top"/bench/*.bpf.c; do
 		name=$(basename "$src" .bpf.c)
 		obj=$build/$name.bpf.o
-		clang -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -O2 -g -Wall -I/usr/include/x86_64-linux-gnu \
+		clang -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -O2 -g -Wall -I/usr/include/x86_64-linux-gnu -I"$top/uapi" \
 			-c "$src" -o "$obj"
 		bpftool gen skeleton "$obj" name "${name}_bpf" >"$build/$name.skel.h"
 	done

@@ -112,6 +112,7 @@ files_in_place() {
 	for f in usr/lib/udev/rules.d/60-bpfcmpdel.rules usr/lib/modules-load.d/bpfcmpdel.conf \
 		usr/share/man/man8/bpfcmpdel.8.gz usr/share/bash-completion/completions/bpfcmpdel \
 		usr/src/bpfcmpdel-"$pkg_version"/dkms.conf usr/include/bpfcmpdel/ioctl.h \
+		usr/include/bpfcmpdel/kfuncs.bpf.h \
 		usr/lib/x86_64-linux-gnu/pkgconfig/libbpfcmpdel.pc; do
 		[[ -e $run/$f ]] || { echo "missing: /$f"; return 1; }
 	done

@@ -27,16 +27,18 @@ rows=(
 	"timer:hash_noprealloc|HASH + bpf_timer|BPF_F_NO_PREALLOC"
 	"timer:lru_hash|LRU_HASH + bpf_timer|common LRU"
 	"global|ioctl ABI, lock/tombstone/one-CPU modes, permissions, LSM, GC race, library|-"
+	"kfunc|kfuncs from syscall, XDP and tc programs|-"
 )
 
 # "pass (N)" when every test of that group passed, "FAIL (k of N)"
-# otherwise, "skip (N)" when the kernel refused them all.
+# otherwise, "skip (N: why)" when none ran; ", skip (N)" for those that
+# did not run beside some that did.
 cell() {	# cell LOG GROUP
 	local log=$1 group=$2 fixture=hash variant pass fail skip
 
 	case $group in
 	timer:*) fixture=timer variant=${group#timer:} ;;
-	global) fixture=global variant="" ;;
+	global | kfunc) fixture=$group variant="" ;;
 	*) variant=$group ;;
 	esac
 	read -r pass fail skip < <(tr -d '\r' <"$log" | awk -v fx="$fixture" -v v="$variant" '
@@ -49,6 +51,7 @@ cell() {	# cell LOG GROUP
 			if (skipped) name = run
 			n = split(name, p, ".")
 			if (p[1] != "hash" && p[1] != "timer") p[1] = "global"
+			if (p[1] == "global" && p[2] ~ /^kfunc/) p[1] = "kfunc"
 			if (p[1] != fx) next
 			if (fx != "global") {
 				var = p[2]
@@ -62,8 +65,10 @@ cell() {	# cell LOG GROUP
 		echo "not run"
 	elif ((pass + fail == 0)); then
 		echo "skip ($skip: kernel refuses)"
-	elif ((fail == 0)); then
+	elif ((fail == 0 && skip == 0)); then
 		echo "pass ($pass)"
+	elif ((fail == 0)); then
+		echo "pass ($pass), skip ($skip)"
 	else
 		echo "**FAIL** ($fail of $((pass + fail)))"
 	fi

@@ -18,5 +18,6 @@
 #include "cmpdel_cas.c"
 #include "cmpdel_edges.c"
 #include "cmpdel_stats.c"
+#include "cmpdel_kfunc.c"
 
 TEST_HARNESS_MAIN

@@ -22,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,8 +36,11 @@
 #include "kselftest_harness.h"
 #include "ct.h"
 #include "ct.skel.h"
+#include "ct_gc.skel.h"
 #include "ctsim.h"
 #include "kcore.h"
+#include "kfunc.h"
+#include "kfunc.skel.h"
 #include "lsm.h"
 #include "lsm.skel.h"
 #include "timer.skel.h"

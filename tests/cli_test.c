@@ -283,9 +283,17 @@ TEST(info_names_the_module)
 	EXPECT_NE(NULL, strstr(r.out, "security_bpf endbr="));
 	EXPECT_NE(NULL, strstr(r.out, "\nsignatures:  "));
 	EXPECT_NE(NULL, strstr(r.out, "\ninstalled:   "));
+	/* The kfuncs' state exactly as the module gives it, where it has BTF. */
+	if (access("/sys/kernel/btf/bpfcmpdel", F_OK)) {
+		EXPECT_NE(NULL, strstr(r.out, "\nkfuncs:      unavailable: ")) TH_LOG("%s", r.out);
+	} else {
+		EXPECT_NE(NULL, strstr(r.out, "\nkfuncs:      available: delete update\n"))
+			TH_LOG("%s", r.out);
+	}
 	CLI(&r, "-j", "info");
 	EXPECT_EQ(0, r.status);
 	EXPECT_NE(NULL, strstr(r.out, "\"module_loaded\":true"));
+	EXPECT_NE(NULL, strstr(r.out, "\"kfuncs\":\""));
 	EXPECT_NE(NULL, strstr(r.out, "\"signatures_required\":"));
 	EXPECT_NE(NULL, strstr(r.out, "\"path\":\"static-call\""));
 }
@@ -441,7 +449,7 @@ TEST(stats_prints_the_counters)
 {
 	static const char *const names[] = {
 		"requests_delete", "requests_update", "requests_batch", "requests_sweep",
-		"deleted", "swapped", "changed", "absent", "retried", "refused", "scanned",
+		"kfunc_delete", "kfunc_update", "deleted", "swapped", "changed", "absent", "retried", "refused", "scanned",
 	};
 	char want[64];
 	struct run r;

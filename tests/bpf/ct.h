@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Shared by tests/bpf/ct.bpf.c and its users (demo/ctsim.c). */
+/* Shared by tests/bpf/ct.bpf.c, ct_gc.bpf.c and their users (demo/ctsim.c). */
 #ifndef _BPFCMPDEL_CT_H
 #define _BPFCMPDEL_CT_H
 
@@ -36,6 +36,15 @@ struct ct_packet {
 	__u8 eth[16];
 	struct ct_key key;
 	__u64 now;
+};
+
+/* One delete a GC asks of ct_gc.bpf.c, and its result. */
+struct ct_gc_args {
+	struct ct_key key;
+	__u64 lifetime;		/* as the GC's snapshot showed it */
+	__u64 tombstone;
+	__s32 result;
+	__u32 pad;
 };
 
 #endif /* _BPFCMPDEL_CT_H */

@@ -153,6 +153,36 @@ struct bpfcmpdel_req {
 #define BPFCMPDEL_REQ_SIZE_VER0	40	/* up to compare_size */
 
 /*
+ * The kfuncs (bpfcmpdel/kfuncs.bpf.h): the same two commands called from a
+ * BPF program, with the same modes, checks and results, and the same lock
+ * taken as bpf_map_delete_elem() takes on that kernel.  The map, the key
+ * and the request are the kfunc's arguments; the request is this header
+ * (the fields of struct bpfcmpdel_req that are neither the map nor a
+ * pointer) followed by the bytes themselves:
+ *
+ *   bpfcmpdel_delete()  the expected bytes: @compare_size of them, or
+ *                       with F_SNAPSHOT a whole value as a lookup returns
+ *                       it (per-CPU maps: one round_up(value_size, 8)
+ *                       slot per possible CPU; with F_CPU, one value)
+ *   bpfcmpdel_update()  @compare_size expected bytes, then as many new ones
+ *
+ * The kfunc's @req__sz covers the header and those bytes; whatever follows
+ * them (a struct's padding) must be zero.  Differences from the ioctls,
+ * because a program is not a file descriptor's holder: no security hook
+ * runs and a frozen map is not refused (programs write frozen maps), but
+ * a map the program may not write (BPF_F_RDONLY_PROG) is refused with
+ * -EPERM, as the verifier refuses bpf_map_delete_elem() on it.
+ */
+struct bpfcmpdel_kreq {
+	__u64 flags;		/* BPFCMPDEL_F_*, as struct bpfcmpdel_req */
+	__u32 compare_offset;
+	__u32 compare_size;
+	__u32 cpu;
+	__u32 reserved;		/* must be 0 */
+	__u64 tombstone;
+};
+
+/*
  * BPFCMPDEL_IOC_DELETE_BATCH: @count independent compare-and-deletes, each
  * as BPFCMPDEL_IOC_DELETE with the same flags, region, @cpu and @tombstone
  * (a GC judges one field, so one region for the batch keeps the arrays

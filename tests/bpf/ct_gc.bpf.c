@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Conntrack GCs in BPF programs.  gc_map_delete and gc_kfunc_tombstone
+ * make a GC's delete as Calico's cleaner makes it (user space scans, a
+ * program deletes): run with BPF_PROG_RUN on one flow the GC's snapshot
+ * showed expired, on the datapath's own map (the loader reuses ct.bpf.c's
+ * ct_lru).  Either with bpf_map_delete_elem(), as unconditional as the
+ * syscall, or with bpfcmpdel's kfunc in tombstone mode against the
+ * lifetime the snapshot showed.  ct_clean is a whole cleaner in the
+ * kernel: a map-element iterator over any CT map, no snapshot at all.
+ */
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/errno.h>
+#include <bpf/bpf_helpers.h>
+#include <bpfcmpdel/kfuncs.bpf.h>
+
+#include "ct.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CT_MAX_FLOWS);
+	__type(key, struct ct_key);
+	__type(value, struct ct_entry);
+} ct_lru SEC(".maps");
+
+SEC("syscall")
+int gc_map_delete(struct ct_gc_args *args)
+{
+	struct ct_key key = args->key;
+
+	args->result = bpf_map_delete_elem(&ct_lru, &key);
+	return 0;
+}
+
+SEC("syscall")
+int gc_kfunc_tombstone(struct ct_gc_args *args)
+{
+	struct ct_key key = args->key;
+
+	args->result = bpfcmpdel_delete_u64(&ct_lru, &key, sizeof(key), 0,
+					    args->lifetime, BPFCMPDEL_F_TOMBSTONE,
+					    args->tombstone);
+	return 0;
+}
+
+/* The iterator's context, as the kernel lays it out (one pointer each). */
+struct bpf_iter_meta;
+struct bpf_iter__bpf_map_elem {
+	struct bpf_iter_meta *meta;
+	struct bpf_map *map;
+	void *key;
+	void *value;
+};
+
+/* ct_clean: what expired means, and what it did. */
+__u64 clean_now;
+__u64 clean_tombstone;
+__u32 clean_scanned, clean_deleted, clean_kept, clean_other;
+
+/*
+ * Each flow whose lifetime has passed is deleted if that lifetime is still
+ * the one read: a datapath refresh in between (a compare-and-swap, which
+ * the tombstone makes fail once the GC has won) keeps it.
+ */
+SEC("iter/bpf_map_elem")
+int ct_clean(struct bpf_iter__bpf_map_elem *ctx)
+{
+	const struct ct_entry *entry = ctx->value;
+	struct ct_key key;
+	__u64 seen;
+	int ret;
+
+	if (!ctx->key || !entry)
+		return 0;
+	clean_scanned++;
+	seen = entry->lifetime;
+	/* A tombstone: another GC's delete of it is under way. */
+	if (seen >= clean_now || seen == clean_tombstone)
+		return 0;
+	__builtin_memcpy(&key, ctx->key, sizeof(key));
+	ret = bpfcmpdel_delete_u64(ctx->map, &key, sizeof(key), 0, seen,
+				   BPFCMPDEL_F_TOMBSTONE, clean_tombstone);
+	if (!ret)
+		clean_deleted++;
+	else if (ret == -EBUSY || ret == -ENOENT)
+		clean_kept++;
+	else
+		clean_other++;
+	return 0;
+}
+
+char _license[] SEC("license") = "GPL";

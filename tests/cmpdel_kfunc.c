@@ -1,0 +1,518 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The kfuncs (bpfcmpdel/kfuncs.bpf.h): the ioctls' results, modes and
+ * checks through BPF programs of each type BPF_PROG_TEST_RUN runs, on the
+ * kernels where the module has BTF of its own; elsewhere, the reason why
+ * not.  #included by bpfcmpdel_test.c, not compiled on its own.
+ */
+
+/* --- kfuncs ----------------------------------------------------------------- */
+
+#define KFUNCS_FILE "/sys/class/misc/bpfcmpdel/kfuncs"
+#define MODULE_BTF "/sys/kernel/btf/bpfcmpdel"
+
+/* The module's word on its kfuncs: "available: ..." or "unavailable: why". */
+static bool kfuncs_state(char *buf, size_t len)
+{
+	FILE *f = fopen(KFUNCS_FILE, "r");
+	bool ok;
+
+	buf[0] = '\0';
+	if (!f)
+		return false;
+	ok = fgets(buf, len, f) != NULL;
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return ok;
+}
+
+/* Present exactly when the kernel took the module's BTF. */
+TEST(kfuncs_registered_where_module_has_btf)
+{
+	char state[256];
+
+	REQUIRE_DEVICE();
+	ASSERT_TRUE(kfuncs_state(state, sizeof(state)));
+	TH_LOG("kfuncs: %s", state);
+	if (access(MODULE_BTF, F_OK)) {
+		EXPECT_EQ(0, strncmp(state, "unavailable: ", 13));
+	} else {
+		EXPECT_STREQ("available: delete update", state);
+	}
+}
+
+#define REQUIRE_KFUNCS()						\
+	do {								\
+		char state_[256];					\
+		REQUIRE_DEVICE();					\
+		if (!kfuncs_state(state_, sizeof(state_)) ||		\
+		    strncmp(state_, "available", 9))			\
+			SKIP(return, "kfuncs %s", state_);		\
+	} while (0)
+
+/* One call's request, as a test writes it; see struct bpfcmpdel_kreq. */
+struct kf_req {
+	__u64 flags;
+	__u32 offset, size, cpu, reserved;
+	__u64 tombstone;
+	const void *expected;
+	__u32 expected_len;
+	const void *value;	/* KF_UPDATE: @size new bytes */
+	__u32 pad;		/* zero bytes after the data, or with @pad_byte */
+	__u8 pad_byte;
+};
+
+static void kf_set(struct kfunc_bpf *skel, enum kf_map map, enum kf_cmd cmd,
+		   __u32 key, const struct kf_req *r)
+{
+	struct kf_call *c = &skel->bss->call;
+	struct bpfcmpdel_kreq *h = (void *)c->req;
+	__u8 *data = (__u8 *)c->req + sizeof(*h);
+	__u32 len = r->expected_len;
+
+	memset(c, 0, sizeof(*c));
+	c->map = map;
+	c->cmd = cmd;
+	c->key_size = sizeof(key);
+	memcpy(c->key, &key, sizeof(key));
+	h->flags = r->flags;
+	h->compare_offset = r->offset;
+	h->compare_size = r->size;
+	h->cpu = r->cpu;
+	h->reserved = r->reserved;
+	h->tombstone = r->tombstone;
+	memcpy(data, r->expected, len);
+	if (cmd == KF_UPDATE) {
+		memcpy(data + len, r->value, r->size);
+		len += r->size;
+	}
+	memset(data + len, r->pad_byte, r->pad);
+	c->req_size = sizeof(*h) + len + r->pad;
+}
+
+enum kf_prog { KF_SYSCALL, KF_XDP, KF_TC };
+
+/* Run one program once on the call as set; its kfunc's result. */
+static int kf_run(struct kfunc_bpf *skel, enum kf_prog which)
+{
+	struct bpf_program *progs[] = {
+		skel->progs.kf_syscall, skel->progs.kf_xdp, skel->progs.kf_tc,
+	};
+	unsigned char pkt[64] = { 0 };	/* an Ethernet frame's worth */
+	LIBBPF_OPTS(bpf_test_run_opts, packet, .data_in = pkt,
+		    .data_size_in = sizeof(pkt), .repeat = 1);
+	LIBBPF_OPTS(bpf_test_run_opts, plain);
+	__u32 runs = skel->bss->call.runs;
+	int err;
+
+	err = bpf_prog_test_run_opts(bpf_program__fd(progs[which]),
+				     which == KF_SYSCALL ? &plain : &packet);
+	if (err)
+		return err;
+	/* Not a kfunc result: the program did not run once. */
+	if (skel->bss->call.runs != runs + 1)
+		return 1000;
+	return skel->bss->call.result;
+}
+
+static int kf_map_fd(struct kfunc_bpf *skel, enum kf_map map)
+{
+	struct bpf_map *maps[NR_KF_MAPS] = {
+		skel->maps.kf_hash, skel->maps.kf_lru, skel->maps.kf_percpu,
+		skel->maps.kf_locked, skel->maps.kf_array, skel->maps.kf_rdonly,
+	};
+
+	return bpf_map__fd(maps[map]);
+}
+
+static int kf_put(struct kfunc_bpf *skel, enum kf_map map, __u32 key,
+		  __u64 lifetime, __u64 created)
+{
+	struct kf_value v = { lifetime, created };
+
+	return bpf_map_update_elem(kf_map_fd(skel, map), &key, &v, BPF_ANY);
+}
+
+static bool kf_has(struct kfunc_bpf *skel, enum kf_map map, __u32 key)
+{
+	__u64 v[64];	/* room for a per-CPU value */
+
+	return !bpf_map_lookup_elem(kf_map_fd(skel, map), &key, v);
+}
+
+#define KF_WORD(w) .size = 8, .expected = &(__u64){ w }, .expected_len = 8
+
+TEST(kfunc_delete_results_as_the_ioctl)
+{
+	struct kf_value snap = { 7, 3 };
+	struct kfunc_bpf *skel;
+	__u64 calls;
+
+	REQUIRE_KFUNCS();
+	skel = kfunc_bpf__open_and_load();
+	ASSERT_NE(NULL, skel);
+	calls = stat_of("kfunc_delete");
+	ASSERT_EQ(0, kf_put(skel, KF_HASH, 1, 10, 0));
+
+	kf_set(skel, KF_HASH, KF_DELETE, 1, &(struct kf_req){ KF_WORD(9) });
+	EXPECT_EQ(-EBUSY, kf_run(skel, KF_SYSCALL));
+	EXPECT_TRUE(kf_has(skel, KF_HASH, 1));
+	kf_set(skel, KF_HASH, KF_DELETE, 1, &(struct kf_req){ KF_WORD(10) });
+	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
+	EXPECT_FALSE(kf_has(skel, KF_HASH, 1));
+	EXPECT_EQ(-ENOENT, kf_run(skel, KF_SYSCALL));
+
+	/* F_SNAPSHOT: the region cut from a whole value image. */
+	ASSERT_EQ(0, kf_put(skel, KF_HASH, 3, 7, 3));
+	kf_set(skel, KF_HASH, KF_DELETE, 3, &(struct kf_req){
+		.flags = BPFCMPDEL_F_SNAPSHOT, .offset = 8, .size = 8,
+		.expected = &snap, .expected_len = sizeof(snap) });
+	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
+	EXPECT_FALSE(kf_has(skel, KF_HASH, 3));
+
+	/* F_TOMBSTONE: never the expected word itself. */
+	ASSERT_EQ(0, kf_put(skel, KF_HASH, 2, 5, 0));
+	kf_set(skel, KF_HASH, KF_DELETE, 2, &(struct kf_req){
+		.flags = BPFCMPDEL_F_TOMBSTONE, .tombstone = 5, KF_WORD(5) });
+	EXPECT_EQ(-EINVAL, kf_run(skel, KF_SYSCALL));
+	EXPECT_TRUE(kf_has(skel, KF_HASH, 2));
+	kf_set(skel, KF_HASH, KF_DELETE, 2, &(struct kf_req){
+		.flags = BPFCMPDEL_F_TOMBSTONE, .tombstone = ~0ULL, KF_WORD(5) });
+	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
+	EXPECT_FALSE(kf_has(skel, KF_HASH, 2));
+
+	/* Each delete above is counted, as an ioctl's would be. */
+	EXPECT_EQ(calls + 6, stat_of("kfunc_delete"));
+	kfunc_bpf__destroy(skel);
+}
+
+/* Every bad request is refused and changes nothing. */
+TEST(kfunc_bad_requests_change_nothing)
+{
+	struct kfunc_bpf *skel;
+
+	REQUIRE_KFUNCS();
+	skel = kfunc_bpf__open_and_load();
+	ASSERT_NE(NULL, skel);
+	ASSERT_EQ(0, kf_put(skel, KF_HASH, 1, 10, 0));
+
+	/* The key must be the map's size. */
+	kf_set(skel, KF_HASH, KF_DELETE, 1, &(struct kf_req){ KF_WORD(10) });
+	skel->bss->call.key_size = 3;
+	EXPECT_EQ(-EINVAL, kf_run(skel, KF_SYSCALL));
+	/* A request shorter than its header, or than its bytes. */
+	kf_set(skel, KF_HASH, KF_DELETE, 1, &(struct kf_req){ KF_WORD(10) });
+	skel->bss->call.req_size = sizeof(struct bpfcmpdel_kreq) - 1;
+	EXPECT_EQ(-EINVAL, kf_run(skel, KF_SYSCALL));
+	skel->bss->call.req_size = sizeof(struct bpfcmpdel_kreq) + 7;
+	EXPECT_EQ(-EINVAL, kf_run(skel, KF_SYSCALL));
+	/* Padding after the bytes: zero is fine, anything else is not. */
+	kf_set(skel, KF_HASH, KF_DELETE, 1, &(struct kf_req){ KF_WORD(10),
+		.pad = 8, .pad_byte = 1 });
+	EXPECT_EQ(-EINVAL, kf_run(skel, KF_SYSCALL));
+	/* Reserved bits, unknown flags, a zero region, a region outside. */
+	kf_set(skel, KF_HASH, KF_DELETE, 1, &(struct kf_req){ KF_WORD(10),
+		.reserved = 1 });
+	EXPECT_EQ(-EINVAL, kf_run(skel, KF_SYSCALL));
+	kf_set(skel, KF_HASH, KF_DELETE, 1, &(struct kf_req){ KF_WORD(10),
+		.flags = 1ULL << 40 });
+	EXPECT_EQ(-EINVAL, kf_run(skel, KF_SYSCALL));
+	kf_set(skel, KF_HASH, KF_DELETE, 1, &(struct kf_req){ KF_WORD(10),
+		.offset = 12 });
+	EXPECT_EQ(-EINVAL, kf_run(skel, KF_SYSCALL));
+	/* F_SWEEP_VALUES is the sweep's, not a delete's. */
+	kf_set(skel, KF_HASH, KF_DELETE, 1, &(struct kf_req){ KF_WORD(10),
+		.flags = BPFCMPDEL_F_SWEEP_VALUES });
+	EXPECT_EQ(-EINVAL, kf_run(skel, KF_SYSCALL));
+	EXPECT_TRUE(kf_has(skel, KF_HASH, 1));
+
+	/* Not a hash map; a map the program may not write. */
+	kf_set(skel, KF_ARRAY, KF_DELETE, 1, &(struct kf_req){ KF_WORD(0) });
+	EXPECT_EQ(-EOPNOTSUPP, kf_run(skel, KF_SYSCALL));
+	ASSERT_EQ(0, kf_put(skel, KF_RDONLY, 1, 10, 0));
+	kf_set(skel, KF_RDONLY, KF_DELETE, 1, &(struct kf_req){ KF_WORD(10) });
+	EXPECT_EQ(-EPERM, kf_run(skel, KF_SYSCALL));
+	EXPECT_TRUE(kf_has(skel, KF_RDONLY, 1));
+
+	/* Padding that is zero: the request as a C struct carries it. */
+	kf_set(skel, KF_HASH, KF_DELETE, 1, &(struct kf_req){ KF_WORD(10),
+		.pad = 8 });
+	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
+	kfunc_bpf__destroy(skel);
+}
+
+TEST(kfunc_update_swaps_as_the_ioctl)
+{
+	struct kf_value v;
+	struct kfunc_bpf *skel;
+	__u32 key = 1;
+	struct {
+		__u64 lifetime;
+		__u32 lock, pad;
+	} lv = { 4, 0, 0 };
+
+	REQUIRE_KFUNCS();
+	skel = kfunc_bpf__open_and_load();
+	ASSERT_NE(NULL, skel);
+	ASSERT_EQ(0, kf_put(skel, KF_HASH, 1, 10, 0));
+
+	kf_set(skel, KF_HASH, KF_UPDATE, 1, &(struct kf_req){ KF_WORD(9),
+		.value = &(__u64){ 11 } });
+	EXPECT_EQ(-EBUSY, kf_run(skel, KF_SYSCALL));
+	kf_set(skel, KF_HASH, KF_UPDATE, 1, &(struct kf_req){ KF_WORD(10),
+		.value = &(__u64){ 11 } });
+	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
+	ASSERT_EQ(0, bpf_map_lookup_elem(kf_map_fd(skel, KF_HASH), &key, &v));
+	EXPECT_EQ(11, v.lifetime);
+	/* Two words at once are no single compare-and-swap. */
+	kf_set(skel, KF_HASH, KF_UPDATE, 1, &(struct kf_req){ .size = 16,
+		.expected = &v, .expected_len = 16, .value = &v });
+	EXPECT_EQ(-EINVAL, kf_run(skel, KF_SYSCALL));
+	kf_set(skel, KF_HASH, KF_UPDATE, 2, &(struct kf_req){ KF_WORD(10),
+		.value = &(__u64){ 11 } });
+	EXPECT_EQ(-ENOENT, kf_run(skel, KF_SYSCALL));
+
+	/* F_LOCK: under the value's bpf_spin_lock. */
+	ASSERT_EQ(0, bpf_map_update_elem(kf_map_fd(skel, KF_LOCKED), &key, &lv, BPF_ANY));
+	kf_set(skel, KF_LOCKED, KF_UPDATE, 1, &(struct kf_req){
+		.flags = BPFCMPDEL_F_LOCK, KF_WORD(4), .value = &(__u64){ 5 } });
+	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
+	ASSERT_EQ(0, bpf_map_lookup_elem(kf_map_fd(skel, KF_LOCKED), &key, &lv));
+	EXPECT_EQ(5, lv.lifetime);
+	kf_set(skel, KF_LOCKED, KF_DELETE, 1, &(struct kf_req){
+		.flags = BPFCMPDEL_F_LOCK, KF_WORD(5) });
+	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
+	EXPECT_FALSE(kf_has(skel, KF_LOCKED, 1));
+	kfunc_bpf__destroy(skel);
+}
+
+TEST(kfunc_lru_and_percpu_maps)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct kfunc_bpf *skel;
+	struct kf_value *pv;
+	__u32 key = 1;
+	int cpu;
+
+	REQUIRE_KFUNCS();
+	ASSERT_LE(ncpus * sizeof(*pv), KF_REQ_MAX - sizeof(struct bpfcmpdel_kreq));
+	skel = kfunc_bpf__open_and_load();
+	ASSERT_NE(NULL, skel);
+
+	ASSERT_EQ(0, kf_put(skel, KF_LRU, 1, 10, 0));
+	kf_set(skel, KF_LRU, KF_DELETE, 1, &(struct kf_req){ KF_WORD(10) });
+	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
+	EXPECT_FALSE(kf_has(skel, KF_LRU, 1));
+
+	/* Every CPU's slot from a lookup snapshot, then one CPU's. */
+	pv = calloc(ncpus, sizeof(*pv));
+	ASSERT_NE(NULL, pv);
+	for (cpu = 0; cpu < ncpus; cpu++)
+		pv[cpu].lifetime = 100 + cpu;
+	ASSERT_EQ(0, bpf_map_update_elem(kf_map_fd(skel, KF_PERCPU), &key, pv, BPF_ANY));
+	pv[ncpus - 1].lifetime++;
+	kf_set(skel, KF_PERCPU, KF_DELETE, 1, &(struct kf_req){
+		.flags = BPFCMPDEL_F_SNAPSHOT, .size = 8,
+		.expected = pv, .expected_len = ncpus * sizeof(*pv) });
+	EXPECT_EQ(-EBUSY, kf_run(skel, KF_SYSCALL));
+	pv[ncpus - 1].lifetime--;
+	kf_set(skel, KF_PERCPU, KF_DELETE, 1, &(struct kf_req){
+		.flags = BPFCMPDEL_F_SNAPSHOT, .size = 8,
+		.expected = pv, .expected_len = ncpus * sizeof(*pv) });
+	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
+	EXPECT_FALSE(kf_has(skel, KF_PERCPU, 1));
+	ASSERT_EQ(0, bpf_map_update_elem(kf_map_fd(skel, KF_PERCPU), &key, pv, BPF_ANY));
+	/* Without F_SNAPSHOT or F_CPU there is no layout for every CPU. */
+	kf_set(skel, KF_PERCPU, KF_DELETE, 1, &(struct kf_req){ KF_WORD(100) });
+	EXPECT_EQ(-EINVAL, kf_run(skel, KF_SYSCALL));
+	kf_set(skel, KF_PERCPU, KF_DELETE, 1, &(struct kf_req){
+		.flags = BPFCMPDEL_F_CPU, .cpu = 0, KF_WORD(100) });
+	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
+	EXPECT_FALSE(kf_has(skel, KF_PERCPU, 1));
+	free(pv);
+	kfunc_bpf__destroy(skel);
+}
+
+/* The packet paths: XDP and tc programs call them as a syscall one does. */
+TEST(kfunc_from_xdp_and_tc)
+{
+	struct kfunc_bpf *skel;
+
+	REQUIRE_KFUNCS();
+	skel = kfunc_bpf__open_and_load();
+	ASSERT_NE(NULL, skel);
+	ASSERT_EQ(0, kf_put(skel, KF_LRU, 1, 10, 0));
+	ASSERT_EQ(0, kf_put(skel, KF_HASH, 2, 20, 0));
+
+	kf_set(skel, KF_LRU, KF_DELETE, 1, &(struct kf_req){ KF_WORD(9) });
+	EXPECT_EQ(-EBUSY, kf_run(skel, KF_XDP));
+	kf_set(skel, KF_LRU, KF_DELETE, 1, &(struct kf_req){ KF_WORD(10) });
+	EXPECT_EQ(0, kf_run(skel, KF_XDP));
+	kf_set(skel, KF_HASH, KF_UPDATE, 2, &(struct kf_req){ KF_WORD(20),
+		.value = &(__u64){ 21 } });
+	EXPECT_EQ(0, kf_run(skel, KF_TC));
+	kf_set(skel, KF_HASH, KF_DELETE, 2, &(struct kf_req){ KF_WORD(21) });
+	EXPECT_EQ(0, kf_run(skel, KF_TC));
+	EXPECT_FALSE(kf_has(skel, KF_LRU, 1));
+	EXPECT_FALSE(kf_has(skel, KF_HASH, 2));
+	kfunc_bpf__destroy(skel);
+}
+
+/* A bucket lock not taken: -EAGAIN, nothing changed, in every mode. */
+TEST(kfunc_lock_not_taken_is_eagain)
+{
+	struct kfunc_bpf *skel;
+
+	REQUIRE_KFUNCS();
+	skel = kfunc_bpf__open_and_load();
+	ASSERT_NE(NULL, skel);
+	ASSERT_EQ(0, kf_put(skel, KF_HASH, 1, 10, 0));
+	ASSERT_EQ(0, lock_fail_after(0));
+	kf_set(skel, KF_HASH, KF_DELETE, 1, &(struct kf_req){ KF_WORD(10) });
+	EXPECT_EQ(-EAGAIN, kf_run(skel, KF_SYSCALL));
+	kf_set(skel, KF_HASH, KF_DELETE, 1, &(struct kf_req){
+		.flags = BPFCMPDEL_F_TOMBSTONE, .tombstone = ~0ULL, KF_WORD(10) });
+	EXPECT_EQ(-EAGAIN, kf_run(skel, KF_XDP));
+	kf_set(skel, KF_HASH, KF_UPDATE, 1, &(struct kf_req){ KF_WORD(10),
+		.value = &(__u64){ 11 } });
+	EXPECT_EQ(-EAGAIN, kf_run(skel, KF_TC));
+	ASSERT_EQ(0, lock_fail_after(-1));
+	EXPECT_TRUE(kf_has(skel, KF_HASH, 1));
+	kf_set(skel, KF_HASH, KF_DELETE, 1, &(struct kf_req){ KF_WORD(10) });
+	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
+	kfunc_bpf__destroy(skel);
+}
+
+static long module_refcnt(void)
+{
+	FILE *f = fopen("/sys/module/bpfcmpdel/refcnt", "r");
+	long n = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+/*
+ * The module's reference count once it stops moving: a program is freed
+ * after an RCU grace period and a work item, so the earlier tests' may
+ * still be letting go.  -1 if it never settles within 10 s.
+ */
+static long settled_refcnt(void)
+{
+	long last = module_refcnt(), now;
+	int still = 0, i;
+
+	for (i = 0; i < 100 && still < 10; i++) {
+		usleep(100 * 1000);
+		now = module_refcnt();
+		still = now == last ? still + 1 : 0;
+		last = now;
+	}
+	return still < 10 ? -1 : last;
+}
+
+/*
+ * A loaded program that calls a kfunc holds the module: unloading it is
+ * refused while the program lives, and nothing holds it afterwards.
+ */
+TEST(kfunc_program_holds_the_module)
+{
+	struct kfunc_bpf *skel;
+	long before, held;
+
+	REQUIRE_KFUNCS();
+	before = settled_refcnt();
+	ASSERT_LE(0, before);
+	skel = kfunc_bpf__open_and_load();
+	ASSERT_NE(NULL, skel);
+	held = module_refcnt();
+	EXPECT_LT(before, held);
+	/* Only with the reference proven: otherwise this would unload it. */
+	if (held > before) {
+		EXPECT_EQ(-1, syscall(__NR_delete_module, "bpfcmpdel", O_NONBLOCK));
+		EXPECT_TRUE(errno == EWOULDBLOCK || errno == EBUSY) TH_LOG("%s", strerror(errno));
+	}
+	kfunc_bpf__destroy(skel);
+	EXPECT_EQ(before, settled_refcnt());
+}
+
+/* Runs @link's iterator to its end once; what read() returned last. */
+static int iter_pass(struct bpf_link *link)
+{
+	char buf[64];
+	int fd = bpf_iter_create(bpf_link__fd(link));
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+/*
+ * An in-kernel cleaner (tests/bpf/ct_gc.bpf.c's ct_clean): a map-element
+ * iterator handing the kfunc the map it walks, deleting expired flows and
+ * only those.  An element deleted under the walk may make it skip the
+ * next one, as for bpf_map_delete_elem(): passes repeat until one deletes
+ * nothing.
+ */
+TEST(kfunc_iterator_cleaner)
+{
+	LIBBPF_OPTS(bpf_iter_attach_opts, opts);
+	union bpf_iter_link_info linfo = { 0 };
+	const __u64 now = 1000000;
+	struct ct_gc_bpf *skel;
+	struct bpf_link *link;
+	struct ct_entry e = { 0 };
+	struct ct_key k = { 0 };
+	__u32 i, deleted = 0, pass;
+	int fd;
+
+	REQUIRE_KFUNCS();
+	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "cmpdel_ctit", sizeof(k),
+			    sizeof(e), 4096, NULL);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < 1000; i++) {
+		k.saddr = i;
+		e.lifetime = i % 2 ? now - 1 - i : now + i;
+		ASSERT_EQ(0, bpf_map_update_elem(fd, &k, &e, BPF_NOEXIST));
+	}
+	skel = ct_gc_bpf__open();
+	ASSERT_NE(NULL, skel);
+	bpf_program__set_autoload(skel->progs.gc_map_delete, false);
+	bpf_program__set_autoload(skel->progs.gc_kfunc_tombstone, false);
+	ASSERT_EQ(0, ct_gc_bpf__load(skel));
+	skel->bss->clean_now = now;
+	skel->bss->clean_tombstone = ~0ULL;
+	linfo.map.map_fd = fd;
+	opts.link_info = &linfo;
+	opts.link_info_len = sizeof(linfo);
+	link = bpf_program__attach_iter(skel->progs.ct_clean, &opts);
+	ASSERT_NE(NULL, link);
+
+	for (pass = 0; pass < 10; pass++) {
+		__u32 before = skel->bss->clean_deleted;
+
+		ASSERT_EQ(0, iter_pass(link));
+		if (skel->bss->clean_deleted == before)
+			break;
+	}
+	deleted = skel->bss->clean_deleted;
+	TH_LOG("%u passes: scanned %u, deleted %u, kept %u", pass + 1,
+	       skel->bss->clean_scanned, deleted, skel->bss->clean_kept);
+	EXPECT_EQ(500, deleted);
+	EXPECT_EQ(0, skel->bss->clean_other);
+	for (i = 0; i < 1000; i++) {
+		k.saddr = i;
+		EXPECT_EQ(i % 2 == 0, bpf_map_lookup_elem(fd, &k, &e) == 0) TH_LOG("flow %u", i);
+	}
+	bpf_link__destroy(link);
+	ct_gc_bpf__destroy(skel);
+	close(fd);
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * bpfcmpdel's kfuncs, for BPF C programs: compare-and-delete and
+ * compare-and-swap of one element, the in-program twins of
+ * BPFCMPDEL_IOC_DELETE and BPFCMPDEL_IOC_UPDATE.  The request, the modes
+ * and the results are the ioctls' (bpfcmpdel/ioctl.h, struct
+ * bpfcmpdel_kreq); the lock is the bucket lock bpf_map_delete_elem() takes
+ * on that kernel, so a kfunc re-entered on a CPU that holds it (a tracing
+ * program inside the hash-map code) fails with -EAGAIN, never spins.
+ *
+ * The kfuncs exist when the module is loaded and was built with BTF of
+ * its own, which needs the target kernel's vmlinux beside its headers:
+ * Debian's 6.12 and 7.x headers ship it, 6.1's do not (`bpfcmpdel info`
+ * and /sys/class/misc/bpfcmpdel/kfuncs say which).  They are declared
+ * __weak, so a program that can run without them loads either way and
+ * tests bpf_ksym_exists(bpfcmpdel_delete) (libbpf 1.2 and later) or a
+ * flag its loader sets from that file.
+ *
+ * The map is named as for helpers, (struct bpf_map *)&map; the kernel
+ * checks its type when the call runs (-EOPNOTSUPP for a map that is not a
+ * hash map).  @key__sz must be the map's key size.
+ */
+#ifndef _BPFCMPDEL_KFUNCS_BPF_H
+#define _BPFCMPDEL_KFUNCS_BPF_H
+
+#include <bpfcmpdel/ioctl.h>
+
+#ifndef __VMLINUX_H__
+/*
+ * Without vmlinux.h: libbpf matches a kfunc's parameters by kind, and the
+ * kernel's struct bpf_map is a struct, not a forward declaration.
+ */
+struct bpf_map {
+	int bpfcmpdel_opaque__;
+};
+#endif
+
+extern int bpfcmpdel_delete(struct bpf_map *map__map, void *key, __u32 key__sz,
+			    void *req, __u32 req__sz) __ksym __weak;
+extern int bpfcmpdel_update(struct bpf_map *map__map, void *key, __u32 key__sz,
+			    void *req, __u32 req__sz) __ksym __weak;
+
+/* A request on one 8-byte word, the conntrack GC's case. */
+struct bpfcmpdel_kreq_u64 {
+	struct bpfcmpdel_kreq hdr;
+	__u64 expected;
+	__u64 value;		/* bpfcmpdel_update(): the new word */
+};
+
+/*
+ * Delete the element under @key if the 8 bytes at @offset of its value
+ * still hold @expected; with BPFCMPDEL_F_TOMBSTONE in @flags, swap them to
+ * @tombstone first, so that a datapath refreshing with a compare-and-swap
+ * never loses a refresh (see the tombstone protocol in ioctl.h).
+ */
+static __always_inline int
+bpfcmpdel_delete_u64(void *map, void *key, __u32 key_size, __u32 offset,
+		     __u64 expected, __u64 flags, __u64 tombstone)
+{
+	struct bpfcmpdel_kreq_u64 req = {
+		.hdr = {
+			.flags = flags,
+			.compare_offset = offset,
+			.compare_size = sizeof(__u64),
+			.tombstone = tombstone,
+		},
+		.expected = expected,
+	};
+
+	return bpfcmpdel_delete((struct bpf_map *)map, key, key_size, &req,
+				sizeof(req.hdr) + sizeof(req.expected));
+}
+
+/* Swap the 8 bytes at @offset from @expected to @value, or -EBUSY. */
+static __always_inline int
+bpfcmpdel_update_u64(void *map, void *key, __u32 key_size, __u32 offset,
+		     __u64 expected, __u64 value, __u64 flags)
+{
+	struct bpfcmpdel_kreq_u64 req = {
+		.hdr = {
+			.flags = flags,
+			.compare_offset = offset,
+			.compare_size = sizeof(__u64),
+		},
+		.expected = expected,
+		.value = value,
+	};
+
+	return bpfcmpdel_update((struct bpf_map *)map, key, key_size, &req,
+				sizeof(req));
+}
+
+#endif /* _BPFCMPDEL_KFUNCS_BPF_H */
