@@ -230,6 +230,9 @@ memory_back_to_start() {
 
 if [ "${1:-}" = soak ]; then
 	[ -c /dev/bpfcmpdel ] || insmod /bpfcmpdel.ko
+	# The stress test runs for DURATION, then checks: a hang is still
+	# caught, past that.
+	BIN_TIMEOUT=$((${DURATION:-3600} + 600))
 	settle
 	slab0=$(slab_kb)
 	mod0=$(module_size)
