@@ -41,6 +41,8 @@
 #include "kcore.h"
 #include "kfunc.h"
 #include "kfunc.skel.h"
+#include "kfunc_bad.skel.h"
+#include "kfunc_reenter.skel.h"
 #include "lsm.h"
 #include "lsm.skel.h"
 #include "timer.skel.h"

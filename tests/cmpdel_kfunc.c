@@ -516,3 +516,99 @@ TEST(kfunc_iterator_cleaner)
 	ct_gc_bpf__destroy(skel);
 	close(fd);
 }
+
+/* Loads kfunc_bad.bpf.c's program @name alone: 0, or libbpf's error. */
+static int kfunc_bad_load(const char *name, char *log, size_t len)
+{
+	struct kfunc_bad_bpf *skel = kfunc_bad_bpf__open();
+	struct bpf_program *p;
+	int err;
+
+	if (!skel)
+		return -errno;
+	log[0] = '\0';
+	bpf_object__for_each_program(p, skel->obj) {
+		bool it = !strcmp(bpf_program__name(p), name);
+
+		bpf_program__set_autoload(p, it);
+		if (it) {
+			bpf_program__set_log_buf(p, log, len);
+			bpf_program__set_log_level(p, 1);
+		}
+	}
+	err = kfunc_bad_bpf__load(skel);
+	kfunc_bad_bpf__destroy(skel);
+	return err;
+}
+
+/* The verifier's last words, where the reason is, on one line. */
+static const char *log_tail(const char *log)
+{
+	static char line[320];
+	size_t n = strlen(log), i;
+
+	while (n && log[n - 1] == '\n')
+		n--;
+	snprintf(line, sizeof(line), "%.*s", (int)(n > 300 ? 300 : n),
+		 log + (n > 300 ? n - 300 : 0));
+	for (i = 0; line[i]; i++)
+		if (line[i] == '\n')
+			line[i] = '|';
+	return line;
+}
+
+/* What the verifier can check, it refuses at load, not at run time. */
+TEST(kfunc_verifier_refuses_bad_calls)
+{
+	static const char *const bad[] = { "kf_bad_map", "kf_bad_key", "kf_bad_req" };
+	static char log[1 << 16];
+	size_t i;
+
+	REQUIRE_KFUNCS();
+	EXPECT_EQ(0, kfunc_bad_load("kf_good", log, sizeof(log))) TH_LOG("%s", log_tail(log));
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		EXPECT_NE(0, kfunc_bad_load(bad[i], log, sizeof(log))) TH_LOG("%s", bad[i]);
+		TH_LOG("%s: %s", bad[i], log_tail(log));
+	}
+}
+
+/*
+ * Re-entered from inside the kernel's hash-map code, a bucket lock held
+ * (tests/bpf/kfunc_reenter.bpf.c): on that lock, -EAGAIN at once, and the
+ * kernel log stays clean; with another map's lock held, it works.
+ */
+TEST(kfunc_reentered_under_a_bucket_lock)
+{
+	struct kf_value v = { 10, 0 };
+	struct kfunc_reenter_bpf *skel;
+	__u32 key = 1, other = 5;
+	int fd;
+
+	REQUIRE_KFUNCS();
+	skel = kfunc_reenter_bpf__open_and_load();
+	/* libbpf's answer when the kernel has no such function to attach to. */
+	if (!skel && errno == ESRCH)
+		SKIP(return, "no alloc_htab_elem() in this kernel's BTF");
+	ASSERT_NE(NULL, skel) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, kfunc_reenter_bpf__attach(skel));
+	fd = bpf_map__fd(skel->maps.kr_hash);
+	skel->bss->target_tid = gettid();
+	skel->bss->reenter_key = key;
+	skel->bss->reenter_expected = v.lifetime;
+
+	/* Inserting @key holds its bucket's lock: the same lock, refused. */
+	skel->bss->armed = true;
+	ASSERT_EQ(0, bpf_map_update_elem(fd, &key, &v, BPF_NOEXIST));
+	EXPECT_FALSE(skel->bss->armed);
+	EXPECT_EQ(-EAGAIN, skel->data->reenter_result);
+	EXPECT_EQ(0, bpf_map_lookup_elem(fd, &key, &v));
+
+	/* Inserting into another map: its lock, not ours; deleted. */
+	skel->data->reenter_result = KF_NOT_CALLED;
+	skel->bss->armed = true;
+	ASSERT_EQ(0, bpf_map_update_elem(bpf_map__fd(skel->maps.kr_other), &other, &v,
+					 BPF_NOEXIST));
+	EXPECT_EQ(0, skel->data->reenter_result);
+	EXPECT_NE(0, bpf_map_lookup_elem(fd, &key, &v));
+	kfunc_reenter_bpf__destroy(skel);
+}
