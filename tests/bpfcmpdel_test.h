@@ -43,6 +43,7 @@
 #include "kfunc.skel.h"
 #include "kfunc_bad.skel.h"
 #include "kfunc_reenter.skel.h"
+#include "kfunc_timer.skel.h"
 #include "lsm.h"
 #include "lsm.skel.h"
 #include "timer.skel.h"

@@ -612,3 +612,39 @@ TEST(kfunc_reentered_under_a_bucket_lock)
 	EXPECT_NE(0, bpf_map_lookup_elem(fd, &key, &v));
 	kfunc_reenter_bpf__destroy(skel);
 }
+
+/*
+ * From a bpf_timer callback (tests/bpf/kfunc_timer.bpf.c), in softirq
+ * context: the GC a timer drives deletes with the kfunc.
+ */
+TEST(kfunc_from_a_timer_callback)
+{
+	unsigned char pkt[64] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = pkt, .data_size_in = sizeof(pkt));
+	struct kf_value v = { 10, 0 };
+	struct kfunc_timer_bpf *skel;
+	libbpf_print_fn_t old;
+	const char *refusal;
+	__u32 key = 1;
+	int i;
+
+	REQUIRE_KFUNCS();
+	verifier_log[0] = '\0';
+	old = libbpf_set_print(capture_libbpf_log);
+	skel = kfunc_timer_bpf__open_and_load();
+	libbpf_set_print(old);
+	refusal = kernel_refusal(verifier_log);
+	if (!skel && refusal)
+		SKIP(return, "the kernel refuses: %s", refusal);
+	ASSERT_NE(NULL, skel) TH_LOG("%s\n%s", strerror(errno), verifier_log);
+	ASSERT_EQ(0, bpf_map_update_elem(bpf_map__fd(skel->maps.kt_hash), &key, &v, BPF_ANY));
+	skel->bss->gc_key = key;
+	skel->bss->gc_expected = v.lifetime;
+	ASSERT_EQ(0, bpf_prog_test_run_opts(bpf_program__fd(skel->progs.arm_gc), &run));
+	ASSERT_EQ(0, run.retval);
+	for (i = 0; i < 200 && skel->data->gc_result == KF_NOT_CALLED; i++)
+		usleep(10 * 1000);
+	EXPECT_EQ(0, skel->data->gc_result);
+	EXPECT_NE(0, bpf_map_lookup_elem(bpf_map__fd(skel->maps.kt_hash), &key, &v));
+	kfunc_timer_bpf__destroy(skel);
+}
