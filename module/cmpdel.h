@@ -84,7 +84,8 @@ extern const struct attribute_group *cmpdel_attr_groups[];
 
 /*
  * kfunc.c: the BPF programs' front, built only when Kbuild gives the
- * module BTF of its own (see Kbuild); otherwise the reason there is none.
+ * module BTF of its own and the kernel's kfuncs take maps (see Kbuild);
+ * otherwise the reason there is none.
  */
 #ifdef CMPDEL_HAVE_KFUNCS
 void cmpdel_kfuncs_register(void);
@@ -99,12 +100,17 @@ static inline void cmpdel_kfuncs_register(void)
 {
 }
 
-#define CMPDEL_KFUNCS_NO_BTF \
+#ifdef CMPDEL_HAVE_MODULE_BTF
+#define CMPDEL_KFUNCS_WHY \
+	"unavailable: this kernel's kfuncs cannot take a map (Linux 6.9 or later)"
+#else
+#define CMPDEL_KFUNCS_WHY \
 	"unavailable: built without BTF of its own (no vmlinux beside the kernel headers)"
+#endif
 
 static inline ssize_t cmpdel_kfuncs_show(char *buf)
 {
-	return sysfs_emit(buf, "%s\n", CMPDEL_KFUNCS_NO_BTF);
+	return sysfs_emit(buf, "%s\n", CMPDEL_KFUNCS_WHY);
 }
 #endif
 
