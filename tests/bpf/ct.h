@@ -38,6 +38,18 @@ struct ct_packet {
 	__u64 now;
 };
 
+/*
+ * The datapath's map, as ct.bpf.c creates it and ct_gc.bpf.c reuses it
+ * (same definition, or libbpf refuses the reuse).
+ */
+#define CT_LRU_MAP(name)					\
+	struct {						\
+		__uint(type, BPF_MAP_TYPE_LRU_HASH);		\
+		__uint(max_entries, CT_MAX_FLOWS);		\
+		__type(key, struct ct_key);			\
+		__type(value, struct ct_entry);			\
+	} name SEC(".maps")
+
 /* One delete a GC asks of ct_gc.bpf.c, and its result. */
 struct ct_gc_args {
 	struct ct_key key;

@@ -17,12 +17,7 @@
 
 #include "ct.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, CT_MAX_FLOWS);
-	__type(key, struct ct_key);
-	__type(value, struct ct_entry);
-} ct_lru SEC(".maps");
+CT_LRU_MAP(ct_lru);
 
 SEC("syscall")
 int gc_map_delete(struct ct_gc_args *args)

@@ -47,6 +47,18 @@ struct bpfcmpdel_kreq_u64 {
 	__u64 value;		/* bpfcmpdel_update(): the new word */
 };
 
+#define BPFCMPDEL_KREQ_U64(_flags, _offset, _expected, _value, _tombstone)	\
+	((struct bpfcmpdel_kreq_u64) {						\
+		.hdr = {							\
+			.flags = (_flags),					\
+			.compare_offset = (_offset),				\
+			.compare_size = sizeof(__u64),				\
+			.tombstone = (_tombstone),				\
+		},								\
+		.expected = (_expected),					\
+		.value = (_value),						\
+	})
+
 /*
  * Delete the element under @key if the 8 bytes at @offset of its value
  * still hold @expected; with BPFCMPDEL_F_TOMBSTONE in @flags, swap them to
@@ -57,15 +69,8 @@ static __always_inline int
 bpfcmpdel_delete_u64(void *map, void *key, __u32 key_size, __u32 offset,
 		     __u64 expected, __u64 flags, __u64 tombstone)
 {
-	struct bpfcmpdel_kreq_u64 req = {
-		.hdr = {
-			.flags = flags,
-			.compare_offset = offset,
-			.compare_size = sizeof(__u64),
-			.tombstone = tombstone,
-		},
-		.expected = expected,
-	};
+	struct bpfcmpdel_kreq_u64 req = BPFCMPDEL_KREQ_U64(flags, offset, expected,
+							   0, tombstone);
 
 	return bpfcmpdel_delete((struct bpf_map *)map, key, key_size, &req,
 				sizeof(req.hdr) + sizeof(req.expected));
@@ -76,15 +81,8 @@ static __always_inline int
 bpfcmpdel_update_u64(void *map, void *key, __u32 key_size, __u32 offset,
 		     __u64 expected, __u64 value, __u64 flags)
 {
-	struct bpfcmpdel_kreq_u64 req = {
-		.hdr = {
-			.flags = flags,
-			.compare_offset = offset,
-			.compare_size = sizeof(__u64),
-		},
-		.expected = expected,
-		.value = value,
-	};
+	struct bpfcmpdel_kreq_u64 req = BPFCMPDEL_KREQ_U64(flags, offset, expected,
+							   value, 0);
 
 	return bpfcmpdel_update((struct bpf_map *)map, key, key_size, &req,
 				sizeof(req));
