@@ -6,6 +6,7 @@
  * that touches the table's private structs, through cmpdel_layout.
  */
 #include <linux/bpf.h>
+#include <linux/compiler.h>
 #include <linux/list_nulls.h>
 #include <linux/moduleparam.h>
 #include <linux/rculist_nulls.h>
@@ -104,6 +105,20 @@ static void __percpu *elem_pptr(void *l, u32 key_size)
 }
 
 /*
+ * The compare of one region.  It races, by contract, with in-place
+ * writers -- programs storing through a lookup pointer, and BPF_F_LOCK
+ * updates, which hold the value's spin lock alone: ioctl.h says default
+ * mode may see a half-written value, and names the modes that exclude
+ * those writers (F_LOCK, under which they hold the lock we hold;
+ * F_TOMBSTONE, a cmpxchg).  So KCSAN is told the race is intended.
+ */
+static bool region_equal(const void *region, const void *expected, u32 size)
+{
+	/* Racing in-place writers, as documented: see above. */
+	return data_race(!memcmp(region, expected, size));
+}
+
+/*
  * Per-CPU maps: @op->expected holds the region of every possible CPU, in
  * for_each_possible_cpu() order, @op->cpu_stride bytes apart, as the lookup
  * snapshot lays them out; with BPFCMPDEL_F_CPU, that of CPU @op->cpu alone.
@@ -116,16 +131,16 @@ static bool elem_region_equal(struct bpf_map *map, void *l,
 	int cpu;
 
 	if (!cmpdel_map_is_percpu(map))
-		return !memcmp(field(elem_value(l, map->key_size), op->offset),
-			       expected, op->size);
+		return region_equal(field(elem_value(l, map->key_size), op->offset),
+				    expected, op->size);
 
 	pptr = elem_pptr(l, map->key_size);
 	if (op->flags & BPFCMPDEL_F_CPU)
-		return !memcmp(field(per_cpu_ptr(pptr, op->cpu), op->offset),
-			       expected, op->size);
+		return region_equal(field(per_cpu_ptr(pptr, op->cpu), op->offset),
+				    expected, op->size);
 	for_each_possible_cpu(cpu) {
-		if (memcmp(field(per_cpu_ptr(pptr, cpu), op->offset), expected,
-			   op->size))
+		if (!region_equal(field(per_cpu_ptr(pptr, cpu), op->offset),
+				  expected, op->size))
 			return false;
 		expected += op->cpu_stride;
 	}

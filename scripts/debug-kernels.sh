@@ -42,6 +42,15 @@ faults_options=(
 # is turned off: the default skip keeps TCG usable).
 # shellcheck disable=SC2034 # as above
 kcsan_options=(KCSAN KCSAN_INTERRUPT_WATCHER)
+# Races in the kernel's own code that happen without the module, filtered
+# by their top frame (KCSAN's debugfs filter list); any other report fails.
+#   __percpu_counter_compare: 6.1's percpu_counter_read() is a plain read
+#   of the count percpu_counter_add_batch() updates under its lock,
+#   approximate by design; hashtab.c's element count (no-prealloc maps)
+#   races there on every update beside a delete.  Reproduced on the 6.1
+#   KCSAN kernel with no module loaded: two threads of bpf() update and
+#   delete on a BPF_F_NO_PREALLOC hash, 90 s.
+kcsan_kernel_races=(__percpu_counter_compare)
 
 # The options of FLAVOUR (faults or kcsan).
 flavour_options() {
@@ -120,6 +129,11 @@ guest_cmd() {	# guest_cmd FLAVOUR
 		return
 	fi
 	[[ $1 != faults ]] || cmd+="; RELOADS=${DEBUG_RELOADS:-1000} guest-tests.sh faults"
+	if [[ $1 == kcsan ]]; then
+		for f in "${kcsan_kernel_races[@]}"; do
+			cmd="echo '!$f' >/sys/kernel/debug/kcsan; $cmd"
+		done
+	fi
 	echo "$cmd"
 }
 
