@@ -231,22 +231,22 @@ struct method {
 };
 
 static const struct method methods[] = {
-	{ "1. `BPF_MAP_DELETE_ELEM`", m_delete, false, true, true },
-	{ "2. lookup, then `BPF_MAP_DELETE_ELEM`", m_lookup_delete, false, true, true },
-	{ "3. `BPF_MAP_LOOKUP_AND_DELETE_ELEM`", m_lookup_and_delete, false, true, true },
-	{ "4. `SYSCALL` program, a run per key", m_prog_one, true, false, true },
-	{ "4. `SYSCALL` program, a run per 1024 keys", m_prog_batch, true, false, true },
-	{ "5. `bpf_for_each_map_elem()` walk (Calico)", m_walk, true, false, true },
-	{ "6. `BPF_MAP_DELETE_BATCH`", m_delete_batch, false, true, true },
-	{ "7. bpfcmpdel delete", m_cmpdel, false, true, true },
+	{ "1. `BPF_MAP_DELETE_ELEM`", m_delete, false, true, true, false },
+	{ "2. lookup, then `BPF_MAP_DELETE_ELEM`", m_lookup_delete, false, true, true, false },
+	{ "3. `BPF_MAP_LOOKUP_AND_DELETE_ELEM`", m_lookup_and_delete, false, true, true, false },
+	{ "4. `SYSCALL` program, a run per key", m_prog_one, true, false, true, false },
+	{ "4. `SYSCALL` program, a run per 1024 keys", m_prog_batch, true, false, true, false },
+	{ "5. `bpf_for_each_map_elem()` walk (Calico)", m_walk, true, false, true, false },
+	{ "6. `BPF_MAP_DELETE_BATCH`", m_delete_batch, false, true, true, false },
+	{ "7. bpfcmpdel delete", m_cmpdel, false, true, true, false },
 	{ "7. bpfcmpdel delete, counters off", m_cmpdel, false, true, true, true },
-	{ "7. bpfcmpdel delete, lock mode", m_cmpdel_lock, false, true, false },
-	{ "7. bpfcmpdel delete, tombstone mode", m_cmpdel_tombstone, false, false, true },
-	{ "7. bpfcmpdel batch of 64", m_batch64, false, true, true },
-	{ "7. bpfcmpdel batch of 1024", m_batch1024, false, true, true },
+	{ "7. bpfcmpdel delete, lock mode", m_cmpdel_lock, false, true, false, false },
+	{ "7. bpfcmpdel delete, tombstone mode", m_cmpdel_tombstone, false, false, true, false },
+	{ "7. bpfcmpdel batch of 64", m_batch64, false, true, true, false },
+	{ "7. bpfcmpdel batch of 1024", m_batch1024, false, true, true, false },
 	{ "7. bpfcmpdel batch of 1024, counters off", m_batch1024, false, true, true, true },
-	{ "7. bpfcmpdel batch of 4096", m_batch4096, false, true, true },
-	{ "7. bpfcmpdel sweep", m_sweep, false, true, true },
+	{ "7. bpfcmpdel batch of 4096", m_batch4096, false, true, true, false },
+	{ "7. bpfcmpdel sweep", m_sweep, false, true, true, false },
 };
 #define NR_METHODS (sizeof(methods) / sizeof(methods[0]))
 

@@ -158,6 +158,9 @@ fi
 count_tap host "$logs/host.log"
 run_step bpf-skeletons "$logs/bpf-skeletons.log" build_bpf_skeletons
 run_step guest-bins-build "$logs/guest-bins-build.log" build_guest_bins
+# make bench is not a test, but its program must build: it did not once.
+run_step bench-build "$logs/bench-build.log" \
+	build_static "$build/cmpdel_bench" "$top/bench/cmpdel_bench.c"
 
 # --- one VM per kernel line ---------------------------------------------
 # Boots KVER with the module, runs CMD in the guest and counts its results

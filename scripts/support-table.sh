@@ -27,7 +27,7 @@ rows=(
 	"timer:hash_noprealloc|HASH + bpf_timer|BPF_F_NO_PREALLOC"
 	"timer:lru_hash|LRU_HASH + bpf_timer|common LRU"
 	"global|ioctl ABI, lock/tombstone/one-CPU modes, permissions, LSM, GC race, library|-"
-	"kfunc|kfuncs from syscall, XDP and tc programs|-"
+	"kfunc|kfuncs: syscall, XDP, tc, iterator, timer, fentry (6.1 has none)|-"
 )
 
 # "pass (N)" when every test of that group passed, "FAIL (k of N)"
@@ -53,7 +53,7 @@ cell() {	# cell LOG GROUP
 			if (p[1] != "hash" && p[1] != "timer") p[1] = "global"
 			if (p[1] == "global" && p[2] ~ /^kfunc/) p[1] = "kfunc"
 			if (p[1] != fx) next
-			if (fx != "global") {
+			if (fx != "global" && fx != "kfunc") {
 				var = p[2]
 				if (fx == "hash") sub(/_key[0-9]+$/, "", var)
 				if (var != v) next
