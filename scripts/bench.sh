@@ -41,7 +41,8 @@ tr -d '\r' <"$log" | sed -n '/^@@GO-BEGIN@@$/,/^@@GO-END@@$/p' | awk \
 		what = name == "bpfcmpdel.GC" ? "`bpfcmpdel.GC()`, Go" : \
 			"Cilium-style on cilium/ebpf alone: `BatchLookup` + `Delete` per expired key"
 		ms = $3 / 1e6
-		printf "| %s | %.0f | %s |\n", what, ms, c_ms > 0 ? sprintf("%.2fx", ms / c_ms) : "?"
+		# Parenthesised: a bare ">" in a print list redirects its output.
+		printf "| %s | %.0f | %s |\n", what, ms, (c_ms > 0 ? sprintf("%.2fx", ms / c_ms) : "?")
 	}' >>"$build/bench-results.md.new"
 mv "$build/bench-results.md.new" "$build/bench-results.md"
 cat "$build/bench-results.md"
