@@ -172,17 +172,14 @@ int cmpdel_map_check_sweep(const struct bpf_map *map, const struct cmpdel_sweep 
 bool cmpdel_map_is_percpu(const struct bpf_map *map);
 bool cmpdel_map_is_lru(const struct bpf_map *map);
 
-int cmpdel_htab_compare_delete(struct bpf_map *map, const void *key,
-			       const struct cmpdel_op *op);
+/* One element's compare-and-swap (@swap) or compare-and-delete. */
+int cmpdel_htab_single(struct bpf_map *map, const void *key,
+		       const struct cmpdel_op *op, bool swap);
+int cmpdel_htab_prog_single(struct bpf_map *map, const void *key,
+			    const struct cmpdel_op *op, bool swap);
 void cmpdel_htab_compare_delete_batch(struct bpf_map *map, const u8 *keys,
 				      const u8 *expected, u32 stride, u32 n,
 				      struct cmpdel_op *op, s32 *results);
-int cmpdel_htab_compare_swap(struct bpf_map *map, const void *key,
-			     const struct cmpdel_op *op);
-int cmpdel_htab_prog_compare_delete(struct bpf_map *map, const void *key,
-				    const struct cmpdel_op *op);
-int cmpdel_htab_prog_compare_swap(struct bpf_map *map, const void *key,
-				  const struct cmpdel_op *op);
 int cmpdel_htab_sweep(struct bpf_map *map, struct cmpdel_sweep *sw);
 
 /* request.c: one entry per ioctl command, called by the device. */

@@ -264,7 +264,7 @@ static void htab_free_elem(struct bpf_map *map, void *l)
 	}
 	htab_dec_elem_count(htab);
 	htab_free_fields(map, l);
-	/* Migration is off already: see cmpdel_htab_compare_delete(). */
+	/* Migration is off already: see cmpdel_htab_single(). */
 	if (cmpdel_map_is_percpu(map))
 		cmpdel_bpf_mem_cache_free(field(htab, L.htab_pcpu_ma),
 					  *(void **)field(l, L.elem_ptr_to_pptr));
@@ -352,15 +352,34 @@ static int htab_compare_delete(struct bpf_map *map, const void *key,
 	return ret;
 }
 
-int cmpdel_htab_compare_swap(struct bpf_map *map, const void *key,
-			     const struct cmpdel_op *op)
+/*
+ * One element's swap or delete, in an RCU read-side section: elements
+ * unlinked by others stay valid until we leave it (a sleepable program
+ * holds RCU tasks trace, not RCU).
+ */
+static int htab_single(struct bpf_map *map, const void *key,
+		       const struct cmpdel_op *op, bool swap)
+{
+	int ret;
+
+	rcu_read_lock();
+	ret = swap ? htab_locked_op(map, key, op, true, NULL) :
+		     htab_compare_delete(map, key, op);
+	rcu_read_unlock();
+	return ret;
+}
+
+/*
+ * From the ioctls, like the syscall path around map->ops->map_delete_elem():
+ * no BPF tracing program may run on this CPU meanwhile.
+ */
+int cmpdel_htab_single(struct bpf_map *map, const void *key,
+		       const struct cmpdel_op *op, bool swap)
 {
 	int ret;
 
 	cmpdel_disable_instrumentation();
-	rcu_read_lock();
-	ret = htab_locked_op(map, key, op, true, NULL);
-	rcu_read_unlock();
+	ret = htab_single(map, key, op, swap);
 	cmpdel_enable_instrumentation();
 	return ret;
 }
@@ -368,29 +387,12 @@ int cmpdel_htab_compare_swap(struct bpf_map *map, const void *key,
 /*
  * From a BPF program (kfunc.c), as bpf_map_delete_elem() from a program:
  * the runner already keeps the program on its CPU, and the instrumentation
- * the syscall path turns off is what called us.  A sleepable program holds
- * RCU tasks trace, not RCU: the read lock keeps unlinked elements valid.
+ * the syscall path turns off is what called us.
  */
-int cmpdel_htab_prog_compare_delete(struct bpf_map *map, const void *key,
-				    const struct cmpdel_op *op)
+int cmpdel_htab_prog_single(struct bpf_map *map, const void *key,
+			    const struct cmpdel_op *op, bool swap)
 {
-	int ret;
-
-	rcu_read_lock();
-	ret = htab_compare_delete(map, key, op);
-	rcu_read_unlock();
-	return ret;
-}
-
-int cmpdel_htab_prog_compare_swap(struct bpf_map *map, const void *key,
-				  const struct cmpdel_op *op)
-{
-	int ret;
-
-	rcu_read_lock();
-	ret = htab_locked_op(map, key, op, true, NULL);
-	rcu_read_unlock();
-	return ret;
+	return htab_single(map, key, op, swap);
 }
 
 /* Elements unlinked per hold of one bucket's lock. */
@@ -623,24 +625,6 @@ int cmpdel_htab_sweep(struct bpf_map *map, struct cmpdel_sweep *sw)
 	if (sw->cursor >= n_buckets)
 		sw->cursor = BPFCMPDEL_SWEEP_END;
 	return 0;
-}
-
-/*
- * Like the syscall path around map->ops->map_delete_elem(): no BPF
- * tracing program may run on this CPU meanwhile, and elements unlinked by
- * others stay valid until we leave the RCU read side.
- */
-int cmpdel_htab_compare_delete(struct bpf_map *map, const void *key,
-			       const struct cmpdel_op *op)
-{
-	int ret;
-
-	cmpdel_disable_instrumentation();
-	rcu_read_lock();
-	ret = htab_compare_delete(map, key, op);
-	rcu_read_unlock();
-	cmpdel_enable_instrumentation();
-	return ret;
 }
 
 /*

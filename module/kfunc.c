@@ -97,8 +97,7 @@ static int kfunc_run(struct bpf_map *map, void *key, u32 key_sz, void *req,
 	ret = kreq_op(map, req, req_sz, swap, &op);
 	if (ret)
 		return ret;
-	return swap ? cmpdel_htab_prog_compare_swap(map, key, &op) :
-		      cmpdel_htab_prog_compare_delete(map, key, &op);
+	return cmpdel_htab_prog_single(map, key, &op, swap);
 }
 
 __bpf_kfunc_start_defs();
@@ -122,7 +121,7 @@ __bpf_kfunc int bpfcmpdel_delete(struct bpf_map *map__map, void *key,
 
 	cmpdel_stat_add(CMPDEL_STAT_REQ_KFUNC_DELETE, 1);
 	ret = kfunc_run(map__map, key, key__sz, req, req__sz, false);
-	cmpdel_stat_result(ret);
+	cmpdel_stat_single(ret, false);
 	return ret;
 }
 
@@ -144,10 +143,7 @@ __bpf_kfunc int bpfcmpdel_update(struct bpf_map *map__map, void *key,
 
 	cmpdel_stat_add(CMPDEL_STAT_REQ_KFUNC_UPDATE, 1);
 	ret = kfunc_run(map__map, key, key__sz, req, req__sz, true);
-	if (!ret)
-		cmpdel_stat_add(CMPDEL_STAT_SWAPPED, 1);
-	else
-		cmpdel_stat_result(ret);
+	cmpdel_stat_single(ret, true);
 	return ret;
 }
 

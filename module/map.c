@@ -152,8 +152,8 @@ static int cmpdel_check_cpu(const struct bpf_map *map, const struct cmpdel_op *o
 
 /*
  * A word both sides can swap atomically, and a tombstone that fits it and
- * differs from what it replaces.  The expected word is checked by
- * cmpdel_htab_compare_delete(), which has it in kernel memory.
+ * differs from what it replaces.  The expected word is checked by the
+ * delete itself (htab.c), which has it in kernel memory.
  */
 static int cmpdel_check_tombstone(const struct bpf_map *map,
 				  const struct cmpdel_op *op)

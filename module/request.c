@@ -191,8 +191,7 @@ static int run_single(const struct bpfcmpdel_req *req, bool swap)
 			goto out_free_expected;
 		}
 	}
-	ret = swap ? cmpdel_htab_compare_swap(ref.map, key, &op) :
-		     cmpdel_htab_compare_delete(ref.map, key, &op);
+	ret = cmpdel_htab_single(ref.map, key, &op, swap);
 
 	ubuf_free(&vbuf);
 out_free_expected:
@@ -215,10 +214,7 @@ long cmpdel_request_single(void __user *ureq, bool swap)
 	if (ret)
 		return ret;
 	ret = run_single(&req, swap);
-	if (swap && !ret)
-		cmpdel_stat_add(CMPDEL_STAT_SWAPPED, 1);
-	else
-		cmpdel_stat_result(ret);
+	cmpdel_stat_single(ret, swap);
 	return ret;
 }
 

@@ -47,7 +47,7 @@ static const struct selftest_map selftest_maps[] = {
 struct selftest_bufs {
 	u8 key[16];
 	u8 *value;	/* as BPF_MAP_UPDATE_ELEM takes it */
-	u8 *fresh;	/* packed as cmpdel_htab_compare_delete() takes it */
+	u8 *fresh;	/* packed as cmpdel_htab_single() takes it */
 	u8 *stale;
 };
 
@@ -97,7 +97,7 @@ static int selftest_cmpdel(int fd, const void *key, const void *expected)
 	ret = cmpdel_map_get(fd, &ref);
 	if (ret)
 		return ret;
-	ret = cmpdel_htab_compare_delete(ref.map, key, &op);
+	ret = cmpdel_htab_single(ref.map, key, &op, false);
 	cmpdel_map_put(&ref);
 	return ret;
 }

@@ -56,6 +56,15 @@ void cmpdel_stat_result(int result)
 	}
 }
 
+/* A single request's result: a swap that wrote, or as above. */
+void cmpdel_stat_single(int result, bool swap)
+{
+	if (swap && !result)
+		cmpdel_stat_add(CMPDEL_STAT_SWAPPED, 1);
+	else
+		cmpdel_stat_result(result);
+}
+
 /* "name value" a line; a CPU's counts are read as they stand. */
 ssize_t cmpdel_stats_show(char *buf)
 {
