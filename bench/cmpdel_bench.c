@@ -10,7 +10,13 @@
  * over the trials, its spread (min-max), and its ratio to the plain
  * BPF_MAP_DELETE_ELEM of the same trial set.  Then a whole GC pass over a
  * large LRU map with a tenth expired: Cilium's way, Calico's, and this
- * project's sweep.  Output is markdown between @@BENCH-BEGIN/END@@.
+ * project's sweep; with BENCH_GO naming the Go package's test binary, also
+ * that package's pass and a Cilium-style pass on cilium/ebpf alone, each
+ * run by that binary on this map (pinned) as one more method taking its
+ * turn.  Output is markdown between @@BENCH-BEGIN/END@@.
+ *
+ * BENCH_ICOUNT set says the guest's clock counts instructions (QEMU
+ * -icount), which the output then says.
  *
  * cmpdel_bench --gc PASS [ROUNDS]: one GC pass (cilium, calico, sweep,
  * walk) or 8192 single deletes (delete: bpf(); cmpdel: this module) alone,
@@ -26,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -442,13 +449,21 @@ static int bench_config(const struct config *cfg)
 
 /* --- a whole GC pass ----------------------------------------------------- */
 
-enum { GC_CILIUM, GC_CALICO, GC_SWEEP, GC_WALK, NR_GC };
+enum { GC_CILIUM, GC_CALICO, GC_SWEEP, GC_WALK, GC_GO, GC_GO_CILIUM, NR_GC };
 
 static const char *const gc_names[NR_GC] = {
 	"Cilium-style: `BPF_MAP_LOOKUP_BATCH` + a delete per expired key",
 	"Calico-style: `bpf_for_each_map_elem()` program",
 	"bpfcmpdel_gc_sweep()",
 	"the walk alone: bpfcmpdel_gc_sweep() with a threshold nothing is below",
+	"`bpfcmpdel.GC()`, Go (go/bpfcmpdel on cilium/ebpf)",
+	"Cilium-style on cilium/ebpf alone: `BatchLookup` + `Delete` per expired key",
+};
+
+/* Where the GC map is pinned for the Go passes, and their sub-benchmarks. */
+#define GC_PIN "/sys/fs/bpf/bpfcmpdel-bench-gc"
+static const char *const gc_go_names[NR_GC] = {
+	[GC_GO] = "gc", [GC_GO_CILIUM] = "cilium-style",
 };
 
 static int gc_cilium(struct ctx *c)
@@ -478,7 +493,35 @@ static int gc_cilium(struct ctx *c)
 	return deleted == c->expired ? 0 : -EIO;
 }
 
-static int gc_one(struct ctx *c, int which)
+/*
+ * A pass by the Go test binary @go (go/bpfcmpdel/bench_test.go's
+ * BenchmarkGCPinned) on the pinned map: its own clock times the pass alone,
+ * not the process's start; *ms is that.  The binary checks the count.
+ */
+static int gc_go(struct ctx *c, const char *go, int which, double *ms)
+{
+	char cmd[512], line[256];
+	double ns = -1;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd),
+		 "BPFCMPDEL_BENCH_MAP=%s BPFCMPDEL_BENCH_EXPIRED=%u %s -test.run '^$' "
+		 "-test.bench '^BenchmarkGCPinned$/^%s$' -test.benchtime 1x",
+		 GC_PIN, c->expired, go, gc_go_names[which]);
+	p = popen(cmd, "r");
+	if (!p)
+		return -errno;
+	while (fgets(line, sizeof(line), p))
+		if (sscanf(line, "BenchmarkGCPinned/%*s %*d %lf ns/op", &ns) != 1 &&
+		    getenv("BENCH_VERBOSE"))
+			fputs(line, stderr);
+	if (pclose(p) != 0 || ns < 0)
+		return -EIO;
+	*ms = ns / 1e6;
+	return 0;
+}
+
+static int gc_c(struct ctx *c, int which)
 {
 	struct bpfcmpdel_gc_stats st;
 	BPFCMPDEL_GC_OPTS(o, .budget = BPFCMPDEL_SWEEP_BUDGET_MAX);
@@ -497,51 +540,85 @@ static int gc_one(struct ctx *c, int which)
 		if (bpfcmpdel_gc_sweep(c->fd, 0, 8, LIVE, &st, &o))
 			return -errno;
 		return st.deleted == c->expired ? 0 : -EIO;
-	default:
+	case GC_WALK:
 		/* Every GC that judges each entry reads each: this is its floor. */
 		if (bpfcmpdel_gc_sweep(c->fd, 0, 8, EXPIRED, &st, &o))
 			return -errno;
 		return st.deleted == 0 && st.scanned == GC_N ? 0 : -EIO;
+	default:
+		return -EINVAL;
 	}
 }
 
-#define GC_TRIALS 5
+/* One pass of GC @which; *ms is how long it took. */
+static int gc_one(struct ctx *c, int which, double *ms)
+{
+	double t0 = now_ns();
+	int ret;
+
+	switch (which) {
+	case GC_GO:
+	case GC_GO_CILIUM:
+		return gc_go(c, getenv("BENCH_GO"), which, ms);
+	default:
+		ret = gc_c(c, which);
+		*ms = (now_ns() - t0) / 1e6;
+		return ret;
+	}
+}
+
+#define GC_TRIALS 7
 
 static void bench_gc(void)
 {
 	static const struct config cfg = { "LRU hash", BPF_MAP_TYPE_LRU_HASH, 0, GC_N, false };
 	static struct ctx c;
-	double t[NR_GC][GC_TRIALS], r[NR_GC][GC_TRIALS];
-	int g, trial, s;
+	double t[NR_GC][GC_TRIALS], r[NR_GC][GC_TRIALS], go[GC_TRIALS];
+	int g, trial, s, ngc = GC_GO, ret;
 
 	/* A tenth expired. */
 	if (setup(&c, &cfg) || fill(&c, GC_N / 10))
 		return;
+	if (getenv("BENCH_GO")) {
+		unlink(GC_PIN);
+		if (bpf_obj_pin(c.fd, GC_PIN))
+			printf("| Go passes | failed: pin %s: %s | |\n", GC_PIN, strerror(errno));
+		else
+			ngc = NR_GC;
+	}
 	for (trial = 0; trial < GC_TRIALS; trial++) {
-		for (s = 0; s < NR_GC; s++) {
-			g = (s + trial) % NR_GC;
-			double t0 = now_ns();
-			int ret = gc_one(&c, g);
-
-			t[g][trial] = (now_ns() - t0) / 1e6;
+		for (s = 0; s < ngc; s++) {
+			g = (s + trial) % ngc;
+			ret = gc_one(&c, g, &t[g][trial]);
 			if (ret)
 				printf("| %s | failed: %s | |\n", gc_names[g], strerror(-ret));
 			fill(&c, GC_N / 10);
 		}
 	}
+	if (ngc == NR_GC)
+		unlink(GC_PIN);
 	printf("\n**A whole GC pass: LRU hash of %u entries, %u expired**\n\n"
 	       "| GC | ms (median of %d) | spread | Cilium-style's time / this |\n"
 	       "|---|---|---|---|\n", GC_N, c.expired, GC_TRIALS);
-	for (g = 0; g < NR_GC; g++)
-		for (trial = 0; trial < GC_TRIALS; trial++)
+	for (trial = 0; trial < GC_TRIALS; trial++) {
+		for (g = 0; g < ngc; g++)
 			r[g][trial] = t[GC_CILIUM][trial] / t[g][trial];
-	for (g = 0; g < NR_GC; g++) {
+		if (ngc == NR_GC)
+			go[trial] = t[GC_GO][trial] / t[GC_SWEEP][trial];
+	}
+	for (g = 0; g < ngc; g++) {
 		qsort(t[g], GC_TRIALS, sizeof(double), cmp_double);
 		qsort(r[g], GC_TRIALS, sizeof(double), cmp_double);
 	}
-	for (g = 0; g < NR_GC; g++)
+	for (g = 0; g < ngc; g++)
 		printf("| %s | %.0f | %.0f-%.0f | %.2fx |\n", gc_names[g],
 		       t[g][GC_TRIALS / 2], t[g][0], t[g][GC_TRIALS - 1], r[g][GC_TRIALS / 2]);
+	if (ngc == NR_GC) {
+		qsort(go, GC_TRIALS, sizeof(double), cmp_double);
+		printf("\nThe Go package's pass against the C library's, same map, same trials:\n"
+		       "**%.2fx** the time (median of each trial's ratio; spread %.2f-%.2fx).\n",
+		       go[GC_TRIALS / 2], go[0], go[GC_TRIALS - 1]);
+	}
 	teardown(&c);
 }
 
@@ -600,7 +677,7 @@ static int profile_gc(const char *name, int rounds)
 		double t0 = now_ns(), t1;
 
 		perf_control("enable\n");
-		ret = passes[p].gc >= 0 ? gc_one(&c, passes[p].gc) : passes[p].single(&c);
+		ret = passes[p].gc >= 0 ? gc_c(&c, passes[p].gc) : passes[p].single(&c);
 		perf_control("disable\n");
 		t1 = now_ns();
 		printf("# %s pass %d: %.0f ms (%s)\n", name, r + 1, (t1 - t0) / 1e6,
@@ -634,8 +711,12 @@ int main(int argc, char **argv)
 	printf("@@BENCH-BEGIN@@\nMeasured by `make bench` on Linux %s (%s), under QEMU's software\n"
 	       "emulation (TCG): absolute times mean little, ratios within one table\n"
 	       "are the result. Median of %d trials; methods take turns going first;\n"
-	       "\"vs 1\" is the median of each trial's ratio to row 1 in that trial.\n",
-	       u.release, u.version, TRIALS);
+	       "\"vs 1\" is the median of each trial's ratio to row 1 in that trial.\n%s",
+	       u.release, u.version, TRIALS,
+	       getenv("BENCH_ICOUNT") ?
+	       "The guest's clock is QEMU's `-icount` (1 ns per instruction executed):\n"
+	       "every time here is an instruction count, the same run to run however\n"
+	       "busy the host, and blind to memory stalls.\n" : "");
 	for (i = 0; i < nsizes; i++) {
 		const struct config cfgs[] = {
 			{ "hash", BPF_MAP_TYPE_HASH, 0, sizes[i], false },

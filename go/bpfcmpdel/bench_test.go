@@ -3,9 +3,9 @@
 package bpfcmpdel_test
 
 import (
-	"encoding/binary"
 	"errors"
 	"os"
+	"strconv"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -13,44 +13,16 @@ import (
 	"github.com/bpfcmpdel/bpfcmpdel/go/bpfcmpdel"
 )
 
-// make bench's Go rows: a whole GC pass over an LRU hash of 1M entries, a
-// tenth of them expired, made as bench/cmpdel_bench.c makes its own (the
-// same keys, value layout and expired stride), so the C library's pass
-// and this package's can be set side by side.
+// bench/cmpdel_bench.c's GC map: an LRU hash of 1M uint32 keys whose values
+// are bench/bench.h's struct bench_value, live entries' lifetime gcLive.
 const (
-	gcEntries = 1 << 20
-	gcStride  = 10
-	gcExpired = uint64(1)
-	gcLive    = uint64(1) << 40
-	gcChunk   = 4096
+	gcLive  = uint64(1) << 40
+	gcChunk = 4096
 )
 
 // gcValue is bench/bench.h's struct bench_value.
 type gcValue struct {
 	Lifetime, Packets uint64
-}
-
-// gcFill writes every key, every gcStride-th expired; the count expired.
-func gcFill(b *testing.B, m *ebpf.Map) int {
-	keys := make([]uint32, gcChunk)
-	vals := make([]gcValue, gcChunk)
-	expired := 0
-
-	for i := 0; i < gcEntries; i += gcChunk {
-		for j := range keys {
-			life := gcLive
-			if (i+j)%gcStride == 0 {
-				life = gcExpired
-				expired++
-			}
-			keys[j] = uint32(i + j)
-			vals[j] = gcValue{Lifetime: life}
-		}
-		if _, err := m.BatchUpdate(keys, vals, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return expired
 }
 
 // gcCilium is Cilium's ctmap GC, on cilium/ebpf alone: the map read in
@@ -81,16 +53,22 @@ func gcCilium(m *ebpf.Map) (int, error) {
 	}
 }
 
-// BenchmarkGCPass: one op is one whole GC pass; the refill between passes
-// is not timed.  Run by make bench in the VM (-test.bench GCPass).
-func BenchmarkGCPass(b *testing.B) {
-	if _, err := os.Stat("/dev/bpfcmpdel"); err != nil {
-		b.Skip("/dev/bpfcmpdel absent: module not loaded")
+// BenchmarkGCPinned is one whole GC pass over the map make bench's C
+// harness (bench/cmpdel_bench.c) filled and pinned at
+// $BPFCMPDEL_BENCH_MAP, with $BPFCMPDEL_BENCH_EXPIRED entries expired: the
+// harness runs each sub-benchmark (-test.benchtime 1x) as one more method
+// in its turn beside the C library's pass, on the same map and fill, so
+// the Go package is compared with the C library trial by trial.
+func BenchmarkGCPinned(b *testing.B) {
+	path := os.Getenv("BPFCMPDEL_BENCH_MAP")
+	if path == "" {
+		b.Skip("run by bench/cmpdel_bench.c: BPFCMPDEL_BENCH_MAP unset")
 	}
-	// Room to spare, as cmpdel_bench leaves: an LRU map evicts before it
-	// is quite full.
-	m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.LRUHash, KeySize: 4,
-		ValueSize: uint32(binary.Size(gcValue{})), MaxEntries: gcEntries + gcEntries/4})
+	want, err := strconv.Atoi(os.Getenv("BPFCMPDEL_BENCH_EXPIRED"))
+	if err != nil {
+		b.Fatalf("BPFCMPDEL_BENCH_EXPIRED: %v", err)
+	}
+	m, err := ebpf.LoadPinnedMap(path, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -100,7 +78,7 @@ func BenchmarkGCPass(b *testing.B) {
 		name string
 		gc   func(*ebpf.Map) (int, error)
 	}{
-		{"bpfcmpdel.GC", func(m *ebpf.Map) (int, error) {
+		{"gc", func(m *ebpf.Map) (int, error) {
 			st, err := bpfcmpdel.GC(m, bpfcmpdel.GCOptions{
 				SweepOptions: bpfcmpdel.SweepOptions{FieldSize: 8, Threshold: gcLive,
 					Budget: bpfcmpdel.SweepBudgetMax},
@@ -111,14 +89,13 @@ func BenchmarkGCPass(b *testing.B) {
 	}
 	for _, p := range passes {
 		b.Run(p.name, func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				b.StopTimer()
-				want := gcFill(b, m)
-				b.StartTimer()
-				got, err := p.gc(m)
-				if err != nil || got != want {
-					b.Fatalf("deleted %d of %d: %v", got, want, err)
-				}
+			// The map is filled once: a second pass would find nothing.
+			if b.N != 1 {
+				b.Fatalf("one pass a run (-test.benchtime 1x), not %d", b.N)
+			}
+			got, err := p.gc(m)
+			if err != nil || got != want {
+				b.Fatalf("deleted %d of %d: %v", got, want, err)
 			}
 		})
 	}

@@ -48,12 +48,33 @@ type SweepResult struct {
 // the result whatever the error all the same (see BPFCMPDEL_IOC_SWEEP for
 // the one exception).
 func Sweep(m *ebpf.Map, cursor uint64, opts SweepOptions) (SweepResult, error) {
+	var buf sweepBuffers
+	return buf.sweep(m, cursor, opts)
+}
+
+// sweepBuffers are where the kernel writes a sweep's deleted keys and
+// values: a GC pass and a Sweeper use the same for every call, as the C
+// library does, rather than a fresh pair a call.
+type sweepBuffers struct {
+	keys, values []byte
+}
+
+// grow makes b hold n bytes, reusing its memory when it is large enough.
+func grow(b []byte, n int) []byte {
+	if cap(b) < n {
+		return make([]byte, n)
+	}
+	return b[:n]
+}
+
+func (buf *sweepBuffers) sweep(m *ebpf.Map, cursor uint64, opts SweepOptions) (SweepResult, error) {
 	maxOut := opts.MaxOut
 	if maxOut == 0 {
 		maxOut = defaultMaxOut
 	}
 	res := SweepResult{Cursor: cursor}
-	keys := make([]byte, int(maxOut)*int(m.KeySize()))
+	buf.keys = grow(buf.keys, int(maxOut)*int(m.KeySize()))
+	keys := buf.keys
 	var values []byte
 	r := sweepReq{Cursor: cursor, Threshold: opts.Threshold, FieldOffset: opts.FieldOffset,
 		FieldSize: opts.FieldSize, MaxOut: maxOut, Budget: opts.Budget, Keys: ptr(keys)}
@@ -62,7 +83,8 @@ func Sweep(m *ebpf.Map, cursor uint64, opts SweepOptions) (SweepResult, error) {
 		r.Tombstone = opts.TombstoneValue
 	}
 	if opts.Values {
-		values = make([]byte, int(maxOut)*int(m.ValueSize()))
+		buf.values = grow(buf.values, int(maxOut)*int(m.ValueSize()))
+		values = buf.values
 		r.Flags |= flagSweepValues
 		r.Values = ptr(values)
 	}
@@ -101,6 +123,7 @@ type Sweeper struct {
 	retries int
 	err     error
 	scanned int
+	buf     sweepBuffers
 }
 
 // NewSweeper starts a sweep of m from its first bucket.
@@ -126,7 +149,7 @@ func (s *Sweeper) Next() bool {
 }
 
 func (s *Sweeper) call() {
-	res, err := Sweep(s.m, s.cursor, s.opts)
+	res, err := s.buf.sweep(s.m, s.cursor, s.opts)
 	s.res, s.i = res, -1
 	s.scanned += res.Scanned
 	s.cursor = res.Cursor
@@ -148,7 +171,7 @@ func (s *Sweeper) Key() []byte {
 }
 
 // Value is the current element's value as it was deleted (with
-// SweepOptions.Values; nil otherwise).
+// SweepOptions.Values; nil otherwise), valid until the next call of Next.
 func (s *Sweeper) Value() []byte {
 	if s.res.Values == nil {
 		return nil
@@ -169,7 +192,8 @@ type GCOptions struct {
 	// OnDeleted gets each call's deleted keys (KeySize bytes each, back
 	// to back) and values (with Values), for dependent state: NAT
 	// entries, metrics.  Every deleted key reaches it, also those of a
-	// call that failed after deleting.
+	// call that failed after deleting.  The slices are valid until it
+	// returns (the next call reuses them): copy what must outlive it.
 	OnDeleted func(keys, values []byte)
 }
 
@@ -183,10 +207,11 @@ type GCStats struct {
 // threshold goes, decided under its bucket's lock.
 func GC(m *ebpf.Map, opts GCOptions) (GCStats, error) {
 	var st GCStats
+	var buf sweepBuffers
 	cursor, retries := uint64(0), 0
 
 	for cursor != SweepEnd {
-		res, err := Sweep(m, cursor, opts.SweepOptions)
+		res, err := buf.sweep(m, cursor, opts.SweepOptions)
 		st.Scanned += res.Scanned
 		st.Deleted += res.Deleted
 		if res.Deleted > 0 && opts.OnDeleted != nil {

@@ -7,10 +7,14 @@
 #   tests/vm/run.sh --kernel VMLINUZ [--ko PATH_TO_KO] [--bin FILE]...
 #                   --cmd 'SHELL COMMAND' [--timeout SECS] [--log FILE]
 #                   [--memory SIZE] [--append KERNEL_ARGS] [--tree DIR]
-#                   [--uefi CODE.fd --uefi-vars VARS.fd]
+#                   [--uefi CODE.fd --uefi-vars VARS.fd] [--icount SHIFT]
 #
 # --tree DIR: DIR's files are copied into the guest's root as they are laid
 # out there, for a tool that comes with its loader and libraries (perf).
+# --icount SHIFT: the guest's clocks advance 2^SHIFT ns per instruction it
+# executes, not with the host's: a time measured inside is an instruction
+# count, the same run to run however busy the host (and the emulation runs
+# one vCPU at a time, so nothing parallel can be timed this way).
 #
 # Exit status: the command's own status, or 1 when the VM never reported one
 # (panic, Oops, timeout), the module failed to load, or dmesg shows a kernel
@@ -39,6 +43,7 @@ extra_append=""
 trees=()
 uefi_code=""
 uefi_vars=""
+icount=""
 
 while (($#)); do
 	case "$1" in
@@ -53,6 +58,7 @@ while (($#)); do
 	--tree) trees+=("${2:?--tree needs a value}"); shift 2 ;;
 	--uefi) uefi_code=${2:?--uefi needs a value}; shift 2 ;;
 	--uefi-vars) uefi_vars=${2:?--uefi-vars needs a value}; shift 2 ;;
+	--icount) icount=${2:?--icount needs a value}; shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "vm: unknown argument: $1" >&2; usage ;;
 	esac
@@ -208,6 +214,10 @@ qemu=(
 	-display none -monitor none -serial stdio -no-reboot
 	-kernel "$kernel" -initrd "$initrd" -append "$append"
 )
+
+# sleep=off: an idle guest's clock jumps to its next timer rather than
+# following the host's, which would let host load back into the count.
+[[ -z $icount ]] || qemu+=(-icount "shift=$icount,sleep=off" -smp 1)
 
 if [[ -n "$uefi_code" ]]; then
 	# The store is written at boot; the caller's copy stays as it was.
