@@ -449,13 +449,14 @@ static int bench_config(const struct config *cfg)
 
 /* --- a whole GC pass ----------------------------------------------------- */
 
-enum { GC_CILIUM, GC_CALICO, GC_SWEEP, GC_WALK, GC_GO, GC_GO_CILIUM, NR_GC };
+enum { GC_CILIUM, GC_CALICO, GC_SWEEP, GC_WALK, GC_SWEEP2, GC_GO, GC_GO_CILIUM, NR_GC };
 
 static const char *const gc_names[NR_GC] = {
 	"Cilium-style: `BPF_MAP_LOOKUP_BATCH` + a delete per expired key",
 	"Calico-style: `bpf_for_each_map_elem()` program",
 	"bpfcmpdel_gc_sweep()",
 	"the walk alone: bpfcmpdel_gc_sweep() with a threshold nothing is below",
+	"bpfcmpdel_gc_sweep(), 2 threads",
 	"`bpfcmpdel.GC()`, Go (go/bpfcmpdel on cilium/ebpf)",
 	"Cilium-style on cilium/ebpf alone: `BatchLookup` + `Delete` per expired key",
 };
@@ -537,6 +538,8 @@ static int gc_c(struct ctx *c, int which)
 			return -errno;
 		return c->skel->bss->walked_deleted == c->expired ? 0 : -EIO;
 	case GC_SWEEP:
+	case GC_SWEEP2:
+		o.threads = which == GC_SWEEP2 ? 2 : 1;
 		if (bpfcmpdel_gc_sweep(c->fd, 0, 8, LIVE, &st, &o))
 			return -errno;
 		return st.deleted == c->expired ? 0 : -EIO;
@@ -569,56 +572,72 @@ static int gc_one(struct ctx *c, int which, double *ms)
 
 #define GC_TRIALS 7
 
+/* What a ratio line compares: @num's time over @den's, trial by trial. */
+static void gc_ratio(double t[][GC_TRIALS], int num, int den, const char *what)
+{
+	double r[GC_TRIALS];
+	int trial;
+
+	for (trial = 0; trial < GC_TRIALS; trial++)
+		r[trial] = t[num][trial] / t[den][trial];
+	qsort(r, GC_TRIALS, sizeof(double), cmp_double);
+	printf("\n%s: **%.2fx** the time (median of each trial's ratio; spread %.2f-%.2fx).\n",
+	       what, r[GC_TRIALS / 2], r[0], r[GC_TRIALS - 1]);
+}
+
 static void bench_gc(void)
 {
 	static const struct config cfg = { "LRU hash", BPF_MAP_TYPE_LRU_HASH, 0, GC_N, false };
 	static struct ctx c;
-	double t[NR_GC][GC_TRIALS], r[NR_GC][GC_TRIALS], go[GC_TRIALS];
-	int g, trial, s, ngc = GC_GO, ret;
+	double t[NR_GC][GC_TRIALS], r[NR_GC][GC_TRIALS], sorted[GC_TRIALS];
+	bool on[NR_GC] = { true, true, true, true };
+	int g, trial, s, n = 0, act[NR_GC], ret;
 
 	/* A tenth expired. */
 	if (setup(&c, &cfg) || fill(&c, GC_N / 10))
 		return;
+	/* Two threads only where two CPUs can run them (not under -icount). */
+	on[GC_SWEEP2] = sysconf(_SC_NPROCESSORS_ONLN) > 1;
 	if (getenv("BENCH_GO")) {
 		unlink(GC_PIN);
 		if (bpf_obj_pin(c.fd, GC_PIN))
 			printf("| Go passes | failed: pin %s: %s | |\n", GC_PIN, strerror(errno));
 		else
-			ngc = NR_GC;
+			on[GC_GO] = on[GC_GO_CILIUM] = true;
 	}
+	for (g = 0; g < NR_GC; g++)
+		if (on[g])
+			act[n++] = g;
 	for (trial = 0; trial < GC_TRIALS; trial++) {
-		for (s = 0; s < ngc; s++) {
-			g = (s + trial) % ngc;
+		for (s = 0; s < n; s++) {
+			g = act[(s + trial) % n];
 			ret = gc_one(&c, g, &t[g][trial]);
 			if (ret)
 				printf("| %s | failed: %s | |\n", gc_names[g], strerror(-ret));
 			fill(&c, GC_N / 10);
 		}
 	}
-	if (ngc == NR_GC)
+	if (on[GC_GO])
 		unlink(GC_PIN);
 	printf("\n**A whole GC pass: LRU hash of %u entries, %u expired**\n\n"
 	       "| GC | ms (median of %d) | spread | Cilium-style's time / this |\n"
 	       "|---|---|---|---|\n", GC_N, c.expired, GC_TRIALS);
-	for (trial = 0; trial < GC_TRIALS; trial++) {
-		for (g = 0; g < ngc; g++)
+	for (s = 0; s < n; s++) {
+		g = act[s];
+		for (trial = 0; trial < GC_TRIALS; trial++)
 			r[g][trial] = t[GC_CILIUM][trial] / t[g][trial];
-		if (ngc == NR_GC)
-			go[trial] = t[GC_GO][trial] / t[GC_SWEEP][trial];
-	}
-	for (g = 0; g < ngc; g++) {
-		qsort(t[g], GC_TRIALS, sizeof(double), cmp_double);
+		memcpy(sorted, t[g], sizeof(sorted));
+		qsort(sorted, GC_TRIALS, sizeof(double), cmp_double);
 		qsort(r[g], GC_TRIALS, sizeof(double), cmp_double);
-	}
-	for (g = 0; g < ngc; g++)
 		printf("| %s | %.0f | %.0f-%.0f | %.2fx |\n", gc_names[g],
-		       t[g][GC_TRIALS / 2], t[g][0], t[g][GC_TRIALS - 1], r[g][GC_TRIALS / 2]);
-	if (ngc == NR_GC) {
-		qsort(go, GC_TRIALS, sizeof(double), cmp_double);
-		printf("\nThe Go package's pass against the C library's, same map, same trials:\n"
-		       "**%.2fx** the time (median of each trial's ratio; spread %.2f-%.2fx).\n",
-		       go[GC_TRIALS / 2], go[0], go[GC_TRIALS - 1]);
+		       sorted[GC_TRIALS / 2], sorted[0], sorted[GC_TRIALS - 1], r[g][GC_TRIALS / 2]);
 	}
+	gc_ratio(t, GC_SWEEP, GC_CALICO, "The sweep against Calico's walker");
+	if (on[GC_SWEEP2])
+		gc_ratio(t, GC_SWEEP2, GC_SWEEP, "Two threads against one");
+	if (on[GC_GO])
+		gc_ratio(t, GC_GO, GC_SWEEP,
+			 "The Go package's pass against the C library's, same map, same trials");
 	teardown(&c);
 }
 

@@ -312,43 +312,57 @@ static void gc_tally(struct bpfcmpdel_gc_stats *st, const __s32 *res, __u32 n)
  */
 #define GC_RETRIES 100
 
-int bpfcmpdel_gc_sweep(int map_fd, __u32 field_offset, __u32 field_size,
-		       __u64 threshold, struct bpfcmpdel_gc_stats *stats,
-		       const struct bpfcmpdel_gc_opts *opts)
+/* One thread's share of a GC sweep: buckets [lo, hi). */
+struct gc_range {
+	int map_fd;
+	__u32 field_offset, field_size, key_size;
+	__u64 threshold;
+	const struct bpfcmpdel_gc_opts *opts;
+	pthread_mutex_t *cb_lock;	/* the callbacks run one at a time */
+	__u64 lo, hi;			/* hi: BPFCMPDEL_SWEEP_END for the last */
+	pthread_t thread;
+	__u64 deleted, scanned;
+	int ret;
+};
+
+static void *gc_sweep_range(void *arg)
 {
-	__u32 key_size, value_size, nr, budget = OPTS_GET(opts, budget, 0);
+	struct gc_range *r = arg;
+	const struct bpfcmpdel_gc_opts *opts = r->opts;
 	void (*on_deleted)(const void *, __u32, void *) = OPTS_GET(opts, on_deleted, NULL);
 	void (*on_progress)(__u64, void *) = OPTS_GET(opts, on_progress, NULL);
+	__u32 budget = OPTS_GET(opts, budget, 0) ?: BPFCMPDEL_SWEEP_BUDGET, nr;
 	void *ctx = OPTS_GET(opts, ctx, NULL);
-	__u64 cursor = 0, scanned = 0;
+	__u64 cursor = r->lo;
 	unsigned int retries = 0;
 	void *keys;
-	int ret;
+	int ret = 0;
 
-	if (!stats || !OPTS_VALID(opts, bpfcmpdel_gc_opts))
-		return libbpf_err(-EINVAL);
-	memset(stats, 0, sizeof(*stats));
-	ret = map_sizes(map_fd, &key_size, &value_size);
-	if (ret)
-		return libbpf_err(ret);
-	keys = calloc(GC_CHUNK, key_size);
-	if (!keys)
-		return libbpf_err(-ENOMEM);
-	do {
+	keys = calloc(GC_CHUNK, r->key_size);
+	if (!keys) {
+		r->ret = -ENOMEM;
+		return NULL;
+	}
+	while (cursor < r->hi) {
+		/* No call crosses into the next thread's range. */
 		BPFCMPDEL_SWEEP_OPTS(so, .flags = OPTS_GET(opts, flags, 0),
 				     .tombstone = OPTS_GET(opts, tombstone, 0),
 				     .keys = keys, .max_out = GC_CHUNK,
-				     .budget = budget, .nr_scanned = &scanned);
+				     .budget = r->hi - cursor < budget ? r->hi - cursor : budget,
+				     .nr_scanned = &r->scanned);
 
-		ret = bpfcmpdel_sweep(map_fd, &cursor, field_offset, field_size,
-				      threshold, &nr, &so);
+		ret = bpfcmpdel_sweep(r->map_fd, &cursor, r->field_offset, r->field_size,
+				      r->threshold, &nr, &so);
 		/*
 		 * Whatever the call returned, the keys it counts are gone:
 		 * they are reported before anything else is looked at.
 		 */
-		stats->deleted += nr;
-		if (on_deleted && nr)
+		r->deleted += nr;
+		if (on_deleted && nr) {
+			pthread_mutex_lock(r->cb_lock);
 			on_deleted(keys, nr, ctx);
+			pthread_mutex_unlock(r->cb_lock);
+		}
 		/* A bucket lock not taken: nothing changed, try that bucket again. */
 		if (ret == -EAGAIN && ++retries <= GC_RETRIES) {
 			sched_yield();
@@ -357,11 +371,80 @@ int bpfcmpdel_gc_sweep(int map_fd, __u32 field_offset, __u32 field_size,
 		if (ret)
 			break;
 		retries = 0;
-		if (on_progress)
+		if (on_progress) {
+			pthread_mutex_lock(r->cb_lock);
 			on_progress(cursor, ctx);
-	} while (cursor != BPFCMPDEL_SWEEP_END);
-	stats->scanned = scanned;
+			pthread_mutex_unlock(r->cb_lock);
+		}
+	}
 	free(keys);
+	r->ret = ret;
+	return NULL;
+}
+
+/*
+ * Where thread @i of @n starts: the map's buckets split evenly, counted
+ * as hashtab.c counts them (max_entries rounded up to a power of two).
+ * The count only balances the split: the last range runs to the end.
+ */
+static __u64 gc_range_start(__u32 max_entries, __u32 i, __u32 n)
+{
+	__u64 buckets = 1;
+
+	while (buckets < max_entries)
+		buckets <<= 1;
+	return buckets * i / n;
+}
+
+int bpfcmpdel_gc_sweep(int map_fd, __u32 field_offset, __u32 field_size,
+		       __u64 threshold, struct bpfcmpdel_gc_stats *stats,
+		       const struct bpfcmpdel_gc_opts *opts)
+{
+	__u32 nthreads = OPTS_GET(opts, threads, 0) ?: 1, key_size, value_size, i, started;
+	pthread_mutex_t cb_lock = PTHREAD_MUTEX_INITIALIZER;
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	struct gc_range *r;
+	int ret = 0;
+
+	if (!stats || !OPTS_VALID(opts, bpfcmpdel_gc_opts) ||
+	    nthreads > BPFCMPDEL_GC_THREADS_MAX)
+		return libbpf_err(-EINVAL);
+	memset(stats, 0, sizeof(*stats));
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(map_fd, &info, &len))
+		return libbpf_err(-errno);
+	ret = map_sizes(map_fd, &key_size, &value_size);
+	if (ret)
+		return libbpf_err(ret);
+	r = calloc(nthreads, sizeof(*r));
+	if (!r)
+		return libbpf_err(-ENOMEM);
+	for (i = 0; i < nthreads; i++)
+		r[i] = (struct gc_range) {
+			.map_fd = map_fd, .field_offset = field_offset,
+			.field_size = field_size, .key_size = key_size,
+			.threshold = threshold, .opts = opts, .cb_lock = &cb_lock,
+			.lo = gc_range_start(info.max_entries, i, nthreads),
+			.hi = i + 1 < nthreads ?
+			      gc_range_start(info.max_entries, i + 1, nthreads) :
+			      BPFCMPDEL_SWEEP_END,
+		};
+	for (started = 1; started < nthreads; started++)
+		if (pthread_create(&r[started].thread, NULL, gc_sweep_range, &r[started]))
+			break;
+	/* The caller's thread sweeps the first range, and any not started. */
+	gc_sweep_range(&r[0]);
+	for (i = started; i < nthreads; i++)
+		gc_sweep_range(&r[i]);
+	for (i = 1; i < started; i++)
+		pthread_join(r[i].thread, NULL);
+	for (i = 0; i < nthreads; i++) {
+		stats->deleted += r[i].deleted;
+		stats->scanned += r[i].scanned;
+		ret = ret ?: r[i].ret;
+	}
+	free(r);
 	return libbpf_err(ret);
 }
 

@@ -144,10 +144,13 @@ run_step go-test-build "$logs/go-test-build.log" build_go_test
 [[ -x $build/cli_test && -x $build/bpfcmpdel ]] &&
 	run_framed "$logs/host.log" cli_test env BPFCMPDEL_CLI="$build/bpfcmpdel" \
 		"$build/cli_test"
-# The Go package's structs and constants, held to the uapi header.
+# The Go package's structs and constants, held to the uapi header (and
+# the limits it shares with the C library to the library's).
 if [[ -x $build/go_test ]]; then
 	rc=0
-	BPFCMPDEL_UAPI=$top/uapi/bpfcmpdel/ioctl.h timeout -s KILL 600 "$build/go_test" \
+	BPFCMPDEL_UAPI=$top/uapi/bpfcmpdel/ioctl.h \
+		BPFCMPDEL_LIB_HEADER=$top/lib/include/bpfcmpdel/bpfcmpdel.h \
+		timeout -s KILL 600 "$build/go_test" \
 		-test.v -test.run 'ABI|Constants' >"$logs/go-abi.out" 2>&1 || rc=$?
 	{
 		echo "@@BIN-BEGIN go_test-abi@@"

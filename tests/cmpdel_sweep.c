@@ -283,3 +283,101 @@ TEST(gc_helpers_delete_exactly_the_expired)
 		close(fd);
 	}
 }
+
+struct gc_count {
+	__u32 n;
+	__u8 seen[4096];
+	__u32 bad;		/* keys reported that were not expired */
+};
+
+static void gc_count_keys(const void *keys, __u32 n, void *ctx)
+{
+	struct gc_count *g = ctx;
+	const unsigned char *k = keys;
+	__u32 i, id;
+
+	for (i = 0; i < n; i++, k += 16) {
+		memcpy(&id, k, sizeof(id));
+		if (id >= g->n || sweep_life(id) >= 100)
+			g->bad++;
+		else
+			g->seen[id]++;
+	}
+}
+
+/*
+ * Threads sweeping bucket ranges: each expired element deleted and reported
+ * once, whatever the split (more threads than buckets leaves ranges empty);
+ * the live ones stay.  Too many threads is a bad request that deletes
+ * nothing.
+ */
+TEST_F(sweep, gc_threads_split_the_buckets)
+{
+	static const __u32 threads[] = { 2, 3, 7, BPFCMPDEL_GC_THREADS_MAX };
+	unsigned char key[16];
+	struct bpfcmpdel_gc_stats st;
+	struct gc_count *g;
+	__u64 v[3] = {};
+	__u32 i, t, expired = 0;
+
+	REQUIRE_DEVICE();
+	ASSERT_LE(self->n, sizeof(g->seen));
+	g = calloc(1, sizeof(*g));
+	ASSERT_NE(NULL, g);
+	for (i = 0; i < self->n; i++)
+		expired += sweep_life(i) < 100;
+	for (t = 0; t < ARRAY_SIZE(threads); t++) {
+		BPFCMPDEL_GC_OPTS(opts, .threads = threads[t], .on_deleted = gc_count_keys,
+				  .ctx = g);
+
+		memset(g, 0, sizeof(*g));
+		g->n = self->n;
+		if (t == 0) {
+			opts.threads = BPFCMPDEL_GC_THREADS_MAX + 1;
+			EXPECT_EQ(-EINVAL, bpfcmpdel_gc_sweep(self->fd, 8, 8, 100, &st, &opts));
+			opts.threads = threads[t];
+		}
+		ASSERT_EQ(0, bpfcmpdel_gc_sweep(self->fd, 8, 8, 100, &st, &opts));
+		EXPECT_EQ(expired, st.deleted) TH_LOG("%u threads", threads[t]);
+		EXPECT_GE(st.scanned, self->n);
+		EXPECT_EQ(0, g->bad);
+		for (i = 0; i < self->n; i++) {
+			batch_key(key, i);
+			EXPECT_EQ(sweep_life(i) < 100, g->seen[i]) TH_LOG("element %u", i);
+			EXPECT_EQ(sweep_life(i) < 100, bpf_map_lookup_elem(self->fd, key, v) != 0);
+			/* Back for the next split. */
+			v[1] = sweep_life(i);
+			if (sweep_life(i) < 100)
+				ASSERT_EQ(0, map_insert(self->fd, key, v, BPF_NOEXIST));
+		}
+	}
+	free(g);
+}
+
+/* Seven threads on a map of four buckets: three ranges are empty. */
+TEST(gc_threads_outnumber_the_buckets)
+{
+	BPFCMPDEL_GC_OPTS(opts, .threads = 7);
+	struct bpfcmpdel_gc_stats st;
+	unsigned char key[16];
+	__u64 v[3] = {};
+	__u32 i;
+	int fd;
+
+	REQUIRE_DEVICE();
+	fd = batch_map(BPF_MAP_TYPE_HASH, 0, 4);
+	ASSERT_GE(fd, 0);
+	for (i = 0; i < 4; i++) {
+		batch_key(key, i);
+		v[1] = i;
+		ASSERT_EQ(0, bpf_map_update_elem(fd, key, v, BPF_NOEXIST));
+	}
+	ASSERT_EQ(0, bpfcmpdel_gc_sweep(fd, 8, 8, 3, &st, &opts));
+	EXPECT_EQ(3, st.deleted);
+	EXPECT_EQ(4, st.scanned);
+	for (i = 0; i < 4; i++) {
+		batch_key(key, i);
+		EXPECT_EQ(i < 3, bpf_map_lookup_elem(fd, key, v) != 0);
+	}
+	close(fd);
+}

@@ -15,9 +15,14 @@ import (
 // the host.  Inside the test VM there is no source tree and the test says
 // so; on the host a missing header fails.
 func uapiHeader(t *testing.T) string {
-	path := os.Getenv("BPFCMPDEL_UAPI")
+	return header(t, "BPFCMPDEL_UAPI")
+}
+
+// header is the C header the environment variable @env names.
+func header(t *testing.T, env string) string {
+	path := os.Getenv(env)
 	if path == "" {
-		t.Skip("BPFCMPDEL_UAPI not set: no uapi header to check against (the VM)")
+		t.Skip(env + " not set: no header to check against (the VM)")
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -167,5 +172,13 @@ func TestConstantsMatchHeader(t *testing.T) {
 		if want := ioc(dir, uintptr(nr), size(m[3])); got != want {
 			t.Errorf("%s: Go has %#x, the header %#x", name, got, want)
 		}
+	}
+}
+
+// The C library's limits that the Go package shares (the GC's threads).
+func TestConstantsMatchLibraryHeader(t *testing.T) {
+	defs := cDefines(header(t, "BPFCMPDEL_LIB_HEADER"))
+	if want := cValue(t, defs, "BPFCMPDEL_GC_THREADS_MAX"); uint64(GCThreadsMax) != want {
+		t.Errorf("BPFCMPDEL_GC_THREADS_MAX: Go has %d, the header %d", GCThreadsMax, want)
 	}
 }

@@ -221,28 +221,48 @@ func TestSweepAndSweeper(t *testing.T) {
 	}
 }
 
+// Every deleted key reaches OnDeleted once, with one goroutine or several
+// sweeping ranges of the buckets (seven on a map of four buckets leave
+// three ranges empty).
 func TestGCReportsEveryKey(t *testing.T) {
 	requireDevice(t)
-	m := newMap(t, ebpf.Hash, 8192)
-	for i := uint32(0); i < 5000; i++ {
-		put(t, m, i, uint64(i))
-	}
-	gone := map[uint32]bool{}
-	st, err := bpfcmpdel.GC(m, bpfcmpdel.GCOptions{
-		SweepOptions: bpfcmpdel.SweepOptions{FieldSize: 8, Threshold: 2500},
-		OnDeleted: func(keys, values []byte) {
-			for i := 0; i < len(keys); i += 4 {
-				gone[binary.LittleEndian.Uint32(keys[i:])] = true
-			}
-		},
-	})
-	if err != nil || st.Deleted != 2500 || len(gone) != 2500 || st.Scanned < 5000 {
-		t.Fatalf("gc: %+v, %d reported, %v", st, len(gone), err)
-	}
-	for i := uint32(0); i < 5000; i++ {
-		if gone[i] != (i < 2500) || present(m, i) != (i >= 2500) {
-			t.Fatalf("key %d: reported %v, present %v", i, gone[i], present(m, i))
+	for _, c := range []struct{ threads, maxEntries, n int }{
+		{0, 8192, 5000}, {2, 8192, 5000}, {3, 8192, 5000},
+		{bpfcmpdel.GCThreadsMax, 8192, 5000}, {7, 4, 4},
+	} {
+		m := newMap(t, ebpf.Hash, uint32(c.maxEntries))
+		for i := 0; i < c.n; i++ {
+			put(t, m, uint32(i), uint64(i))
 		}
+		gone := map[uint32]int{}
+		st, err := bpfcmpdel.GC(m, bpfcmpdel.GCOptions{
+			SweepOptions: bpfcmpdel.SweepOptions{FieldSize: 8, Threshold: uint64(c.n / 2)},
+			Threads:      c.threads,
+			OnDeleted: func(keys, values []byte) {
+				for i := 0; i < len(keys); i += 4 {
+					gone[binary.LittleEndian.Uint32(keys[i:])]++
+				}
+			},
+		})
+		if err != nil || st.Deleted != c.n/2 || len(gone) != c.n/2 || st.Scanned < c.n {
+			t.Fatalf("%d threads: %+v, %d reported, %v", c.threads, st, len(gone), err)
+		}
+		for i := uint32(0); i < uint32(c.n); i++ {
+			if (gone[i] == 1) != (i < uint32(c.n/2)) || present(m, i) != (i >= uint32(c.n/2)) {
+				t.Fatalf("%d threads, key %d: reported %d times, present %v", c.threads,
+					i, gone[i], present(m, i))
+			}
+		}
+	}
+	m := newMap(t, ebpf.Hash, 16)
+	put(t, m, 1, 0)
+	_, err := bpfcmpdel.GC(m, bpfcmpdel.GCOptions{
+		SweepOptions: bpfcmpdel.SweepOptions{FieldSize: 8, Threshold: 10},
+		Threads:      bpfcmpdel.GCThreadsMax + 1,
+	})
+	if !errors.Is(err, unix.EINVAL) || !present(m, 1) {
+		t.Fatalf("%d threads: %v, present %v; want EINVAL, nothing deleted",
+			bpfcmpdel.GCThreadsMax+1, err, present(m, 1))
 	}
 }
 

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 )
 
 // SweepOptions are what a sweep deletes: every element whose unsigned
@@ -189,6 +191,12 @@ func (s *Sweeper) Scanned() int { return s.scanned }
 // GCOptions are a GC pass's: the sweep's, and a callback for the keys.
 type GCOptions struct {
 	SweepOptions
+	// Threads is how many goroutines sweep disjoint ranges of buckets
+	// (0 or 1: one, the caller's; at most GCThreadsMax), what the C
+	// library's bpfcmpdel_gc_opts.threads is.  An element never changes
+	// bucket, so each is judged by one of them.  OnDeleted is called one
+	// call at a time all the same.
+	Threads int
 	// OnDeleted gets each call's deleted keys (KeySize bytes each, back
 	// to back) and values (with Values), for dependent state: NAT
 	// entries, metrics.  Every deleted key reaches it, also those of a
@@ -202,20 +210,93 @@ type GCStats struct {
 	Scanned, Deleted int
 }
 
+// GCThreadsMax is the most GCOptions.Threads may be.
+const GCThreadsMax = 64
+
 // GC is a whole GC pass with the in-kernel sweep, what the C library's
 // bpfcmpdel_gc_sweep() does: every element whose field is below the
-// threshold goes, decided under its bucket's lock.
+// threshold goes, decided under its bucket's lock.  With several Threads
+// the pass fails with the first error one met, after all finished their
+// ranges; the stats count all of them.
 func GC(m *ebpf.Map, opts GCOptions) (GCStats, error) {
+	n := opts.Threads
+	if n == 0 {
+		n = 1
+	}
+	if n < 0 || n > GCThreadsMax {
+		return GCStats{}, &Error{Op: fmt.Sprintf("gc: %d threads (at most %d)",
+			opts.Threads, GCThreadsMax), Errno: unix.EINVAL}
+	}
+	var lock sync.Mutex
+	ranges := make([]gcRange, n)
+	var wg sync.WaitGroup
+	for i := range ranges {
+		r := &ranges[i]
+		r.lo = gcRangeStart(m.MaxEntries(), i, n)
+		r.hi = SweepEnd
+		if i+1 < n {
+			r.hi = gcRangeStart(m.MaxEntries(), i+1, n)
+		}
+		if i == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.sweep(m, &opts, &lock)
+		}()
+	}
+	ranges[0].sweep(m, &opts, &lock)
+	wg.Wait()
 	var st GCStats
-	var buf sweepBuffers
-	cursor, retries := uint64(0), 0
+	var err error
+	for i := range ranges {
+		st.Scanned += ranges[i].st.Scanned
+		st.Deleted += ranges[i].st.Deleted
+		if err == nil && ranges[i].err != nil {
+			err = fmt.Errorf("gc: %w", ranges[i].err)
+		}
+	}
+	return st, err
+}
 
-	for cursor != SweepEnd {
-		res, err := buf.sweep(m, cursor, opts.SweepOptions)
-		st.Scanned += res.Scanned
-		st.Deleted += res.Deleted
+// gcRange is one goroutine's share of a GC pass: buckets [lo, hi).
+type gcRange struct {
+	lo, hi uint64
+	st     GCStats
+	err    error
+}
+
+// gcRangeStart is where range i of n starts: the buckets split evenly,
+// counted as hashtab.c counts them (max_entries rounded up to a power of
+// two).  The count only balances the split: the last range runs to the end.
+func gcRangeStart(maxEntries uint32, i, n int) uint64 {
+	buckets := uint64(1)
+	for buckets < uint64(maxEntries) {
+		buckets <<= 1
+	}
+	return buckets * uint64(i) / uint64(n)
+}
+
+func (r *gcRange) sweep(m *ebpf.Map, opts *GCOptions, lock *sync.Mutex) {
+	var buf sweepBuffers
+	so := opts.SweepOptions
+	budget := uint64(so.Budget)
+	if budget == 0 {
+		budget = SweepBudget
+	}
+	cursor, retries := r.lo, 0
+
+	for cursor < r.hi {
+		// No call crosses into the next range.
+		so.Budget = uint32(min64(budget, r.hi-cursor))
+		res, err := buf.sweep(m, cursor, so)
+		r.st.Scanned += res.Scanned
+		r.st.Deleted += res.Deleted
 		if res.Deleted > 0 && opts.OnDeleted != nil {
+			lock.Lock()
 			opts.OnDeleted(res.Keys, res.Values)
+			lock.Unlock()
 		}
 		cursor = res.Cursor
 		switch {
@@ -225,8 +306,15 @@ func GC(m *ebpf.Map, opts GCOptions) (GCStats, error) {
 			retries++
 			runtime.Gosched()
 		default:
-			return st, fmt.Errorf("gc: %w", err)
+			r.err = err
+			return
 		}
 	}
-	return st, nil
+}
+
+func min64(a, b uint64) uint64 {
+	if a < b {
+		return a
+	}
+	return b
 }

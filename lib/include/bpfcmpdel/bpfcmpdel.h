@@ -176,9 +176,12 @@ struct bpfcmpdel_gc_opts {
 	/* sweep: called after each round with the cursor reached */
 	void (*on_progress)(__u64 cursor, void *ctx);
 	void *ctx;
+	/* sweep: threads sweeping disjoint bucket ranges (0 or 1: the caller's) */
+	__u32 threads;
 	size_t :0;
 };
-#define bpfcmpdel_gc_opts__last_field ctx
+#define bpfcmpdel_gc_opts__last_field threads
+#define BPFCMPDEL_GC_THREADS_MAX 64
 
 #define BPFCMPDEL_GC_OPTS(NAME, ...)					\
 	struct bpfcmpdel_gc_opts NAME = ({				\
@@ -196,6 +199,15 @@ struct bpfcmpdel_gc_opts {
  * Every deleted key reaches on_deleted, also those of a call that failed
  * after deleting; a bucket lock not taken (-EAGAIN) is retried, up to
  * 100 calls in a row.
+ *
+ * With @threads > 1 (at most BPFCMPDEL_GC_THREADS_MAX), that many threads,
+ * the caller's among them, sweep disjoint ranges of buckets.  An element
+ * never changes bucket (its key's hash picks it for the map's life), so
+ * each is judged by one thread, as in a single-threaded pass.  The
+ * callbacks are called one at a time, from any of the threads;
+ * on_progress's cursor is the one reached in the calling thread's range.
+ * The pass fails with the first error a thread met, after every thread
+ * finished its range; the stats count all of them.
  */
 BPFCMPDEL_API int bpfcmpdel_gc_sweep(int map_fd, __u32 field_offset,
 				     __u32 field_size, __u64 threshold,
