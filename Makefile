@@ -12,7 +12,7 @@
 #                        lockdep, fault injection and kmemleak; KCSAN
 #   make soak            DURATION (3600) s of stress and fuzzing on the
 #                        6.1 fault-injection kernel, then its invariants
-#   make bench-table     docs/benchmarks.md's tables, from the last bench
+#   make bench-table     docs/benchmarks.md's tables and plots, from the last bench
 #   make support-table   docs/support.md's table, from the last full check
 #   make style           checkpatch and sparse on the module, shellcheck,
 #                        cppcheck, go vet and gofmt
@@ -76,6 +76,7 @@ bench-table:
 	@test -s build/bench-results.md || \
 		{ echo "bench-table: run 'make bench' first" >&2; exit 1; }
 	scripts/readme-section.sh docs/benchmarks.md bench build/bench-results.md
+	cp build/bench-gc-size.svg build/bench-ratio.svg docs/
 
 support-table:
 	@test -s build/last-full-matrix || \

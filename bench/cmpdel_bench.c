@@ -18,6 +18,9 @@
  * BENCH_ICOUNT set says the guest's clock counts instructions (QEMU
  * -icount), which the output then says.
  *
+ * cmpdel_bench --curve SIZES...: a GC pass (Cilium's, Calico's, the sweep)
+ * on hash and LRU maps of each size, for the plot of time against size.
+ *
  * cmpdel_bench --gc PASS [ROUNDS]: one GC pass (cilium, calico, sweep,
  * walk) or 8192 single deletes (delete: bpf(); cmpdel: this module) alone,
  * for a profiler (scripts/profile.sh).  With BENCH_PERF_CTL and BENCH_PERF_ACK
@@ -547,7 +550,7 @@ static int gc_c(struct ctx *c, int which)
 		/* Every GC that judges each entry reads each: this is its floor. */
 		if (bpfcmpdel_gc_sweep(c->fd, 0, 8, EXPIRED, &st, &o))
 			return -errno;
-		return st.deleted == 0 && st.scanned == GC_N ? 0 : -EIO;
+		return st.deleted == 0 && st.scanned == c->cfg->n ? 0 : -EIO;
 	default:
 		return -EINVAL;
 	}
@@ -641,6 +644,61 @@ static void bench_gc(void)
 	teardown(&c);
 }
 
+/*
+ * The GC pass against the map's size: Cilium's, Calico's and the sweep's
+ * on hash and LRU maps of each size in @sizes, a tenth expired, median of
+ * CURVE_TRIALS; one "@@CURVE map entries method ms" line per point, for
+ * the plot, and a table of ns per entry.
+ */
+#define CURVE_TRIALS 3
+
+static void bench_curve(const __u32 *sizes, __u32 nsizes)
+{
+	static const int methods[] = { GC_CILIUM, GC_CALICO, GC_SWEEP };
+	static const struct {
+		const char *name, *label;
+		enum bpf_map_type type;
+	} maps[] = {
+		{ "hash", "hash", BPF_MAP_TYPE_HASH },
+		{ "lru", "LRU hash", BPF_MAP_TYPE_LRU_HASH },
+	};
+	double t[CURVE_TRIALS], ms[2][8][3];
+	struct config cfg = {};
+	static struct ctx c;
+	__u32 m, i, g, trial;
+
+	for (m = 0; m < 2; m++) {
+		cfg = (struct config){ maps[m].label, maps[m].type, 0, 0, false };
+		for (i = 0; i < nsizes; i++) {
+			cfg.n = sizes[i];
+			if (setup(&c, &cfg) || fill(&c, cfg.n / 10)) {
+				printf("@@CURVE %s %u setup failed@@\n", maps[m].name, cfg.n);
+				return;
+			}
+			for (g = 0; g < 3; g++) {
+				for (trial = 0; trial < CURVE_TRIALS; trial++) {
+					if (gc_one(&c, methods[g], &t[trial]))
+						t[trial] = -1;
+					fill(&c, cfg.n / 10);
+				}
+				qsort(t, CURVE_TRIALS, sizeof(double), cmp_double);
+				ms[m][i][g] = t[CURVE_TRIALS / 2];
+				printf("@@CURVE %s %u %s %.1f\n", maps[m].name, cfg.n,
+				       g == 0 ? "cilium" : g == 1 ? "calico" : "sweep", ms[m][i][g]);
+			}
+			teardown(&c);
+		}
+	}
+	printf("\n**A GC pass against the map's size**, a tenth expired: ns per entry "
+	       "(median of %d)\n\n| map | entries | Cilium-style | Calico-style | "
+	       "bpfcmpdel_gc_sweep() |\n|---|---|---|---|---|\n", CURVE_TRIALS);
+	for (m = 0; m < 2; m++)
+		for (i = 0; i < nsizes; i++)
+			printf("| %s | %u | %.0f | %.0f | %.0f |\n", maps[m].label, sizes[i],
+			       ms[m][i][0] * 1e6 / sizes[i], ms[m][i][1] * 1e6 / sizes[i],
+			       ms[m][i][2] * 1e6 / sizes[i]);
+}
+
 /* Tells `perf record --control` to "enable" or "disable", and waits. */
 static void perf_control(const char *what)
 {
@@ -718,6 +776,16 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "--gc"))
 		return profile_gc(argc > 2 ? argv[2] : "", argc > 3 ? atoi(argv[3]) : 3);
+	if (argc > 1 && !strcmp(argv[1], "--curve")) {
+		for (i = 2; i < (__u32)argc && nsizes < 8; i++)
+			sizes[nsizes++] = strtoul(argv[i], NULL, 0);
+		if (!getenv("BENCH_VERBOSE"))
+			libbpf_set_print(NULL);
+		printf("@@BENCH-BEGIN@@\n");
+		bench_curve(sizes, nsizes);
+		printf("@@BENCH-END@@\n");
+		return 0;
+	}
 	for (i = 1; i < (__u32)argc && nsizes < 8; i++)
 		sizes[nsizes++] = strtoul(argv[i], NULL, 0);
 	if (!nsizes) {

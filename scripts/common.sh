@@ -148,7 +148,7 @@ build_btf_reader_test() {
 # What make bench and make profile boot: the module for the line KERNEL
 # (default 6.1) and cmpdel_bench, built; sets kver and ko.
 bench_build() {
-	"$top/scripts/deps.sh"
+	"$top/scripts/deps.sh" gnuplot-nox
 	kver=$(kernel_provision "${KERNEL:-6.1}")
 	mkdir -p "$build/logs"
 	ko=$(dkms_build_module "$kver" 2>"$build/logs/dkms-bench.log") || {

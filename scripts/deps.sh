@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything a fresh Debian bookworm machine lacks to build the module,
-# the library, and run the QEMU-based module tests -- build tools only: kernel
+# the library, and run the QEMU-based module tests, and the packages named
+# as arguments (what one target needs alone) -- build tools only: kernel
 # images and headers go into the project's cache (scripts/kernels.sh).
 # Idempotent: when every package is already installed it touches nothing (no
 # apt-get update either, so it is cheap to call from CI on every run).
@@ -18,6 +19,8 @@ packages=(
 	libc6-dev kmod perl binutils debian-archive-keyring
 	# The Go package, built offline against Debian's Go packages.
 	golang-go golang-github-cilium-ebpf-dev golang-golang-x-sys-dev
+	# And what a caller needs besides (make bench: gnuplot-nox).
+	"$@"
 )
 
 missing=()

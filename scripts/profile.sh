@@ -6,8 +6,11 @@
 # "sweep calico walk") names the passes as `cmpdel_bench --gc` knows them
 # (also cilium, delete, cmpdel); KERNEL (default 6.1) the line.  perf is
 # Debian's linux-perf, installed in the line's build chroot and brought
-# into the guest with its loader and libraries.  The reports are kept in
-# build/profile-KVER-PASS.txt.  Not a test: it asserts nothing.
+# into the guest with its loader and libraries.  PROFILE_ICOUNT=1 runs the
+# guest on QEMU's -icount clock: each sample then stands for the same
+# number of instructions, a profile that repeats run to run (and does not
+# see memory stalls).  The reports are kept in build/profile-KVER-PASS.txt.
+# Not a test: it asserts nothing.
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
@@ -48,7 +51,7 @@ log=$build/logs/profile-$kver.log
 echo "profile: $kver under QEMU (TCG), perf cpu-clock samples"
 "$top/tests/vm/run.sh" --kernel "$(kernel_image "$kver")" --ko "$ko" \
 	--memory 4G --bin "$build/cmpdel_bench" --tree "$tree" \
-	--cmd "$cmd" --timeout 3000 --log "$log" >/dev/null || {
+	${PROFILE_ICOUNT:+--icount 0} --cmd "$cmd" --timeout 3000 --log "$log" >/dev/null || {
 	echo "profile: the VM run failed; see $log" >&2
 	exit 1
 }
