@@ -317,7 +317,7 @@ static int htab_locked_op(struct bpf_map *map, const void *key,
 	ret = bucket_enter(htab, hash, lock, &guard);
 	if (ret)
 		return ret;
-	cmpdel_bucket_lock(lock);
+	cmpdel_bucket_lock(lock, &guard);
 
 	l = lookup_elem_raw(field(b, L.bucket_head), hash, key, key_size);
 	if (!l) {
@@ -531,7 +531,7 @@ static int sweep_bucket(struct sweep_walk *w, void *b, u32 idx, bool *more)
 	ret = bucket_enter(w->map, idx, lock, &guard);
 	if (ret)
 		return ret;
-	cmpdel_bucket_lock(lock);
+	cmpdel_bucket_lock(lock, &guard);
 	taken = sweep_bucket_locked(w, field(b, w->head),
 				    min_t(u32, w->sw->room, SWEEP_PER_LOCK), more);
 	cmpdel_bucket_unlock(lock);

@@ -43,6 +43,7 @@
 #include "kfunc.h"
 #include "kfunc.skel.h"
 #include "kfunc_bad.skel.h"
+#include "kfunc_cross.skel.h"
 #include "kfunc_reenter.skel.h"
 #include "kfunc_timer.skel.h"
 #include "lsm.h"

@@ -51,7 +51,7 @@ static inline int cmpdel_bucket_enter(void *htab, u32 hash, void *lock,
 	return 0;
 }
 
-static inline void cmpdel_bucket_lock(void *lock)
+static inline void cmpdel_bucket_lock(void *lock, struct cmpdel_bucket_guard *g)
 {
 }
 
@@ -70,6 +70,15 @@ static inline void cmpdel_bucket_exit(void *lock, struct cmpdel_bucket_guard *g)
  * that make a BPF program interrupting a holder on the same CPU fail
  * instead of deadlocking.  The counter slot is
  * hash & min(slots - 1, n_buckets - 1).
+ *
+ * The counters do not see another map's lock: a tracing program running
+ * inside map A's bucket lock and calling a kfunc on map B, while another
+ * CPU does the converse, would spin forever on each other's lock (ABBA),
+ * where rqspinlock_t gives up.  Every bucket-lock holder runs with
+ * interrupts off, so a caller that arrives with them off may hold one:
+ * it only tries the lock, and a lock not free at once is -EAGAIN.
+ * Callers with interrupts on (the ioctls, XDP, tc, timers, iterators)
+ * hold none, and wait for it as hashtab.c does.
  */
 #define CMPDEL_BUCKET_MAP_LOCKED 1
 #define CMPDEL_BUCKET_LOCK_TYPE "raw_spinlock_t"
@@ -78,6 +87,7 @@ static inline void cmpdel_bucket_exit(void *lock, struct cmpdel_bucket_guard *g)
 struct cmpdel_bucket_guard {
 	int __percpu *map_locked;
 	unsigned long flags;
+	bool held;		/* taken by enter's trylock */
 };
 
 static inline int __percpu *cmpdel_map_locked_slot(void *htab, u32 hash)
@@ -96,19 +106,31 @@ static inline int cmpdel_bucket_enter(void *htab, u32 hash, void *lock,
 	g->map_locked = cmpdel_map_locked_slot(htab, hash);
 	preempt_disable();
 	local_irq_save(flags);
-	if (unlikely(__this_cpu_inc_return(*g->map_locked) != 1)) {
-		__this_cpu_dec(*g->map_locked);
-		local_irq_restore(flags);
-		preempt_enable();
-		return -EAGAIN;
+	if (unlikely(__this_cpu_inc_return(*g->map_locked) != 1))
+		goto fail;
+	g->held = irqs_disabled_flags(flags);
+	if (g->held) {
+		if (!raw_spin_trylock(lock))
+			goto fail;
+		/* Held; sparse counts it where cmpdel_bucket_lock() is. */
+		__release(lock);
 	}
 	g->flags = flags;
 	return 0;
+
+fail:
+	__this_cpu_dec(*g->map_locked);
+	local_irq_restore(flags);
+	preempt_enable();
+	return -EAGAIN;
 }
 
-static inline void cmpdel_bucket_lock(void *lock)
+static inline void cmpdel_bucket_lock(void *lock, struct cmpdel_bucket_guard *g)
 {
-	raw_spin_lock(lock);
+	if (g->held)
+		__acquire(lock);
+	else
+		raw_spin_lock(lock);
 }
 
 static inline void cmpdel_bucket_unlock(void *lock)
