@@ -30,6 +30,7 @@ const char *const ctsim_gc_names[NR_CTSIM_GC] = {
 	[CTSIM_GC_TOMBSTONE]	= "(d) tombstone mode, datapath CAS",
 	[CTSIM_GC_BPF_DELETE]	= "(e) BPF prog: bpf_map_delete_elem()",
 	[CTSIM_GC_BPF_KFUNC]	= "(f) BPF prog: kfunc, tombstone, CAS",
+	[CTSIM_GC_BPF_SWEEP]	= "(g) BPF prog: sweep kfunc, tombstone",
 };
 
 char ctsim_why[256];
@@ -43,7 +44,7 @@ const char *const ctsim_method =
 
 struct ctsim {
 	struct ct_bpf *skel;
-	struct ct_gc_bpf *gc_skel;	/* (e), (f): the GC's program */
+	struct ct_gc_bpf *gc_skel;	/* (e), (f), (g): the GC's program */
 	int gc_prog;
 	int map_fd;
 	const struct ctsim_config *cfg;
@@ -194,29 +195,41 @@ static bool kfuncs_available(void)
 	return ok;
 }
 
+/* (e), (f), (g): the GC's program, each its own. */
+static struct bpf_program *gc_prog_of(struct ct_gc_bpf *skel, enum ctsim_gc gc)
+{
+	switch (gc) {
+	case CTSIM_GC_BPF_KFUNC:
+		return skel->progs.gc_kfunc_tombstone;
+	case CTSIM_GC_BPF_SWEEP:
+		return skel->progs.gc_kfunc_sweep;
+	default:
+		return skel->progs.gc_map_delete;
+	}
+}
+
 /*
- * (e), (f): the GC's program, on the datapath's map.  Only (f)'s calls
- * the kfunc, so only it is loaded for (f): (e) runs where there are none.
+ * (e), (f), (g): the GC's program, on the datapath's map.  Only that one
+ * is loaded: (e)'s calls no kfunc, so it runs where there are none.
  */
 static int gc_prog_load(struct ctsim *s, enum ctsim_gc gc)
 {
-	bool kfunc = gc == CTSIM_GC_BPF_KFUNC;
+	struct bpf_program *prog, *mine;
 	int err;
 
 	s->gc_skel = ct_gc_bpf__open();
 	if (!s->gc_skel)
 		return -errno;
-	bpf_program__set_autoload(s->gc_skel->progs.gc_map_delete, !kfunc);
-	bpf_program__set_autoload(s->gc_skel->progs.gc_kfunc_tombstone, kfunc);
-	bpf_program__set_autoload(s->gc_skel->progs.ct_clean, false);
+	mine = gc_prog_of(s->gc_skel, gc);
+	bpf_object__for_each_program(prog, s->gc_skel->obj)
+		bpf_program__set_autoload(prog, prog == mine);
 	err = bpf_map__reuse_fd(s->gc_skel->maps.ct_lru, s->map_fd) ?:
 	      ct_gc_bpf__load(s->gc_skel);
 	if (err) {
 		fprintf(stderr, "ctsim: loading ct_gc.bpf.o: %s\n", strerror(-err));
 		return err;
 	}
-	s->gc_prog = bpf_program__fd(kfunc ? s->gc_skel->progs.gc_kfunc_tombstone :
-					     s->gc_skel->progs.gc_map_delete);
+	s->gc_prog = bpf_program__fd(mine);
 	return 0;
 }
 
@@ -286,6 +299,53 @@ out:
 	return ret;
 }
 
+/* Whether @k is one of the flows populate() made idle (odd numbers). */
+static bool flow_was_idle(const struct ct_key *k)
+{
+	return k->saddr & 1;
+}
+
+/*
+ * (g): no snapshot.  The sweep kfunc, from a program run until its cursor
+ * says the map is done; the keys each run deleted are checked to be idle
+ * flows, never a live one.  Every idle flow it did not delete, it kept:
+ * revived before the sweep got to it, or as it did.
+ */
+static int gc_sweep_pass(struct ctsim *s, struct ctsim_result *res)
+{
+	struct ct_sweep_args args = { .now = NOW, .tombstone = TOMBSTONE };
+	LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = &args,
+		    .ctx_size_in = sizeof(args));
+	int err = 0;
+	__u32 i;
+
+	/* The datapath starts reviving as the GC starts; past this, 0. */
+	pthread_barrier_wait(&s->start);
+	while (args.cursor != BPFCMPDEL_SWEEP_END) {
+		if (bpf_prog_test_run_opts(s->gc_prog, &run)) {
+			err = -errno;
+			break;
+		}
+		/* -EAGAIN: not even the first bucket's lock taken; again. */
+		if (args.result && args.result != -EAGAIN) {
+			err = args.result;
+			break;
+		}
+		res->scanned += args.scanned;
+		res->deleted += args.deleted;
+		for (i = 0; i < args.deleted; i++)
+			if (!flow_was_idle(&s->gc_skel->bss->sweep_keys[i]))
+				res->other++;
+	}
+	if (err) {
+		fprintf(stderr, "ctsim: the sweep failed: %s\n", strerror(-err));
+		res->other++;
+	}
+	res->expired = s->cfg->flows / 2;
+	res->kept = res->expired - res->deleted;
+	return 0;
+}
+
 static void count_lost(struct ctsim *s, enum ctsim_gc gc, struct ctsim_result *res)
 {
 	int refreshed = bpf_map__fd(s->skel->maps.refreshed);
@@ -324,7 +384,8 @@ int ctsim_run(enum ctsim_gc gc, const struct ctsim_config *cfg,
 	memset(res, 0, sizeof(*res));
 	if (!cfg->threads || cfg->threads > 64 || cfg->flows > CT_MAX_FLOWS)
 		return -EINVAL;
-	if (gc == CTSIM_GC_BPF_KFUNC && !kfuncs_available())
+	if ((gc == CTSIM_GC_BPF_KFUNC || gc == CTSIM_GC_BPF_SWEEP) &&
+	    !kfuncs_available())
 		return -EOPNOTSUPP;
 	s.skel = ct_bpf__open_and_load();
 	if (!s.skel) {
@@ -332,13 +393,13 @@ int ctsim_run(enum ctsim_gc gc, const struct ctsim_config *cfg,
 		return -errno;
 	}
 	s.skel->bss->mode = gc == CTSIM_GC_LOCK ? CT_LOCK :
-			    gc == CTSIM_GC_TOMBSTONE || gc == CTSIM_GC_BPF_KFUNC ?
-			    CT_CAS : CT_PLAIN;
+			    gc == CTSIM_GC_TOMBSTONE || gc == CTSIM_GC_BPF_KFUNC ||
+			    gc == CTSIM_GC_BPF_SWEEP ? CT_CAS : CT_PLAIN;
 	s.skel->bss->tombstone = TOMBSTONE;
 	s.map_fd = gc == CTSIM_GC_LOCK ? bpf_map__fd(s.skel->maps.ct_locked) :
 					 bpf_map__fd(s.skel->maps.ct_lru);
 	ret = populate(&s, gc) ?: pick_revive(&s);
-	if (!ret && (gc == CTSIM_GC_BPF_DELETE || gc == CTSIM_GC_BPF_KFUNC))
+	if (!ret && gc >= CTSIM_GC_BPF_DELETE)
 		ret = gc_prog_load(&s, gc);
 	if (ret)
 		goto out;
@@ -352,7 +413,7 @@ int ctsim_run(enum ctsim_gc gc, const struct ctsim_config *cfg,
 		pthread_create(&tids[i], NULL, datapath_thread, &args[i]);
 	}
 	t0 = now_seconds();
-	ret = gc_pass(&s, gc, res);
+	ret = gc == CTSIM_GC_BPF_SWEEP ? gc_sweep_pass(&s, res) : gc_pass(&s, gc, res);
 	if (ret)	/* the threads still wait for the GC to start */
 		pthread_barrier_wait(&s.start);
 	for (i = 0; i < cfg->threads; i++)

@@ -19,6 +19,7 @@ enum ctsim_gc {
 	CTSIM_GC_TOMBSTONE,	/* (d) tombstone mode, refreshes by CAS */
 	CTSIM_GC_BPF_DELETE,	/* (e) a BPF program deletes: bpf_map_delete_elem() */
 	CTSIM_GC_BPF_KFUNC,	/* (f) a BPF program deletes: the kfunc, as (d) */
+	CTSIM_GC_BPF_SWEEP,	/* (g) a BPF program sweeps: no snapshot, as (d) */
 	NR_CTSIM_GC,
 };
 
@@ -30,10 +31,10 @@ struct ctsim_config {
 };
 
 struct ctsim_result {
-	__u32 scanned;		/* entries in the GC's snapshot */
-	__u32 expired;		/* judged expired by it */
+	__u32 scanned;		/* entries in the GC's snapshot, or swept */
+	__u32 expired;		/* judged expired by it ((g): idle at the start) */
 	__u32 deleted;		/* deletes that took effect */
-	__u32 kept;		/* refused as changed (-EBUSY) */
+	__u32 kept;		/* refused as changed (-EBUSY; (g): not deleted) */
 	__u32 gone;		/* already gone (-ENOENT) */
 	__u32 other;		/* any other result: a failure */
 	__u32 revived;		/* refreshes the datapath completed */
@@ -46,7 +47,8 @@ extern const char *const ctsim_method;
 
 /*
  * 0 and @res filled, or a negative errno (message on stderr);
- * -EOPNOTSUPP for (f) where the module has no kfuncs, @why saying why.
+ * -EOPNOTSUPP for (f) and (g) where the module has no kfuncs, @why
+ * saying why.
  */
 int ctsim_run(enum ctsim_gc gc, const struct ctsim_config *cfg,
 	      struct ctsim_result *res);

@@ -95,6 +95,8 @@ int bpfcmpdel_delete(struct bpf_map *map__map, void *key, u32 key__sz,
 		     void *req, u32 req__sz);
 int bpfcmpdel_update(struct bpf_map *map__map, void *key, u32 key__sz,
 		     void *req, u32 req__sz);
+int bpfcmpdel_sweep(struct bpf_map *map__map, void *req, u32 req__sz,
+		    void *keys, u32 keys__sz);
 #else
 static inline void cmpdel_kfuncs_register(void)
 {
@@ -181,6 +183,7 @@ void cmpdel_htab_compare_delete_batch(struct bpf_map *map, const u8 *keys,
 				      const u8 *expected, u32 stride, u32 n,
 				      struct cmpdel_op *op, s32 *results);
 int cmpdel_htab_sweep(struct bpf_map *map, struct cmpdel_sweep *sw);
+int cmpdel_htab_prog_sweep(struct bpf_map *map, struct cmpdel_sweep *sw);
 
 /* request.c: one entry per ioctl command, called by the device. */
 long cmpdel_request_single(void __user *ureq, bool swap);

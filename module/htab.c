@@ -570,7 +570,6 @@ static int sweep_section(struct sweep_walk *w, u32 n_buckets, bool *progress)
 	void *b;
 	int ret = 0;
 
-	cmpdel_disable_instrumentation();
 	rcu_read_lock();
 	while (sw->room) {
 		idx = sweep_skip_empty(w, idx, end);
@@ -589,7 +588,6 @@ static int sweep_section(struct sweep_walk *w, u32 n_buckets, bool *progress)
 			idx++;
 	}
 	rcu_read_unlock();
-	cmpdel_enable_instrumentation();
 	*progress |= locked || idx != start;
 	sw->budget -= idx - start;
 	sw->cursor = idx;
@@ -599,11 +597,15 @@ static int sweep_section(struct sweep_walk *w, u32 n_buckets, bool *progress)
 }
 
 /*
- * Bucket by bucket from @sw->cursor, rescheduling between sections.
- * -EAGAIN only if not even the first bucket could be locked; otherwise the
- * progress made stands.
+ * Bucket by bucket from @sw->cursor, section by section.  -EAGAIN only if
+ * not even the first bucket could be locked; otherwise the progress made
+ * stands.  From the ioctl, the CPU is given up between sections and the
+ * instrumentation that could re-enter the bucket lock is off; from a
+ * program (@from_prog) neither, as for cmpdel_htab_prog_single(), and the
+ * caller bounds @sw->budget to what a program may hold its CPU for.
  */
-int cmpdel_htab_sweep(struct bpf_map *map, struct cmpdel_sweep *sw)
+static int sweep_walk_all(struct bpf_map *map, struct cmpdel_sweep *sw,
+			  bool from_prog)
 {
 	u32 n_buckets = htab_u32(map, L.htab_n_buckets);
 	struct sweep_walk w = {
@@ -617,14 +619,31 @@ int cmpdel_htab_sweep(struct bpf_map *map, struct cmpdel_sweep *sw)
 	int ret;
 
 	while (sw->budget && sw->room && sw->cursor < n_buckets) {
-		ret = sweep_section(&w, n_buckets, &progress);
+		if (from_prog) {
+			ret = sweep_section(&w, n_buckets, &progress);
+		} else {
+			cmpdel_disable_instrumentation();
+			ret = sweep_section(&w, n_buckets, &progress);
+			cmpdel_enable_instrumentation();
+		}
 		if (ret)
 			return progress ? 0 : ret;
-		cond_resched();
+		if (!from_prog)
+			cond_resched();
 	}
 	if (sw->cursor >= n_buckets)
 		sw->cursor = BPFCMPDEL_SWEEP_END;
 	return 0;
+}
+
+int cmpdel_htab_sweep(struct bpf_map *map, struct cmpdel_sweep *sw)
+{
+	return sweep_walk_all(map, sw, false);
+}
+
+int cmpdel_htab_prog_sweep(struct bpf_map *map, struct cmpdel_sweep *sw)
+{
+	return sweep_walk_all(map, sw, true);
 }
 
 /*

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The kfuncs: BPFCMPDEL_IOC_DELETE and BPFCMPDEL_IOC_UPDATE called from a
- * BPF program (bpfcmpdel/kfuncs.bpf.h), the second front beside
- * request.c, onto the same map checks and hash-map operations.  The
- * program names the map itself, so where the ioctl resolves an fd and
- * asks the security modules, a kfunc checks what the verifier's helper
- * rules would (map.c); and its request is in the program's memory, which
- * the verifier proved readable for @req__sz bytes, so nothing is copied.
+ * The kfuncs: BPFCMPDEL_IOC_DELETE, BPFCMPDEL_IOC_UPDATE and
+ * BPFCMPDEL_IOC_SWEEP called from a BPF program (bpfcmpdel/kfuncs.bpf.h),
+ * the second front beside request.c, onto the same map checks and
+ * hash-map operations.  The program names the map itself, so where the
+ * ioctl resolves an fd and asks the security modules, a kfunc checks what
+ * the verifier's helper rules would (map.c); and its request and output
+ * are in the program's memory, which the verifier proved readable and
+ * writable for their sizes, so nothing is copied.
  */
 #include <linux/bpf.h>
 #include <linux/btf.h>
@@ -100,6 +101,59 @@ static int kfunc_run(struct bpf_map *map, void *key, u32 key_sz, void *req,
 	return cmpdel_htab_prog_single(map, key, &op, swap);
 }
 
+/*
+ * @req as the sweep the ioctl would run on the same fields, checked, and
+ * its output: the keys go straight into the program's @keys.
+ */
+static int ksweep_prep(const struct bpf_map *map,
+		       const struct bpfcmpdel_ksweep *req, u32 req_sz,
+		       void *keys, u32 keys_sz, struct cmpdel_sweep *sw)
+{
+	/* A longer request is a newer one: what this module has not is zero. */
+	if (!req || req_sz < sizeof(*req) || !keys ||
+	    memchr_inv((const u8 *)req + sizeof(*req), 0, req_sz - sizeof(*req)))
+		return -EINVAL;
+	if (req->flags & ~BPFCMPDEL_F_TOMBSTONE || req->reserved ||
+	    req->nr_deleted || req->nr_scanned)
+		return -EINVAL;
+	if (!(req->flags & BPFCMPDEL_F_TOMBSTONE) && req->tombstone)
+		return -EINVAL;
+	if (req->budget > BPFCMPDEL_KSWEEP_BUDGET_MAX)
+		return -E2BIG;
+	*sw = (struct cmpdel_sweep) {
+		.flags = req->flags, .offset = req->field_offset,
+		.size = req->field_size, .threshold = req->threshold,
+		.tombstone = req->tombstone, .cursor = req->cursor,
+		.budget = req->budget ?: BPFCMPDEL_KSWEEP_BUDGET,
+		.room = keys_sz / map->key_size,
+		.keys = keys,
+	};
+	if (!sw->room)
+		return -EINVAL;
+	return cmpdel_map_check_sweep(map, sw);
+}
+
+static int ksweep_run(struct bpf_map *map, struct bpfcmpdel_ksweep *req,
+		      u32 req_sz, void *keys, u32 keys_sz)
+{
+	struct cmpdel_sweep sw;
+	int ret;
+
+	ret = cmpdel_map_prog_check(map) ?:
+	      ksweep_prep(map, req, req_sz, keys, keys_sz, &sw);
+	if (ret)
+		return ret;
+	/* A cursor at the end is the end: nothing to walk. */
+	if (sw.cursor != BPFCMPDEL_SWEEP_END)
+		ret = cmpdel_htab_prog_sweep(map, &sw);
+	req->cursor = sw.cursor;
+	req->nr_deleted = sw.deleted;
+	req->nr_scanned = sw.scanned;
+	cmpdel_stat_add(CMPDEL_STAT_DELETED, sw.deleted);
+	cmpdel_stat_add(CMPDEL_STAT_SCANNED, sw.scanned);
+	return ret;
+}
+
 __bpf_kfunc_start_defs();
 
 /**
@@ -147,11 +201,39 @@ __bpf_kfunc int bpfcmpdel_update(struct bpf_map *map__map, void *key,
 	return ret;
 }
 
+/**
+ * bpfcmpdel_sweep() - delete the expired elements of up to a budget of buckets
+ * @map__map: as bpfcmpdel_delete()
+ * @req: a struct bpfcmpdel_ksweep (bpfcmpdel/ioctl.h); its cursor and
+ *	 counts are written back
+ * @req__sz: the size of @req
+ * @keys: where the deleted elements' keys go
+ * @keys__sz: the size of @keys: it bounds how many go in one call
+ *
+ * Return: BPFCMPDEL_IOC_SWEEP's result: 0 (@req->nr_deleted went, their
+ * keys lead @keys), -EAGAIN (not even the first bucket's lock was free:
+ * nothing deleted), -E2BIG (a budget over BPFCMPDEL_KSWEEP_BUDGET_MAX),
+ * -EOPNOTSUPP, -EINVAL, -EPERM.
+ */
+__bpf_kfunc int bpfcmpdel_sweep(struct bpf_map *map__map, void *req,
+				u32 req__sz, void *keys, u32 keys__sz)
+{
+	int ret;
+
+	cmpdel_stat_add(CMPDEL_STAT_REQ_KFUNC_SWEEP, 1);
+	ret = ksweep_run(map__map, req, req__sz, keys, keys__sz);
+	/* What went is counted already; a result counts only if refused. */
+	if (ret)
+		cmpdel_stat_result(ret);
+	return ret;
+}
+
 __bpf_kfunc_end_defs();
 
 BTF_KFUNCS_START(cmpdel_kfunc_ids)
 BTF_ID_FLAGS(func, bpfcmpdel_delete, CMPDEL_KF_FLAGS)
 BTF_ID_FLAGS(func, bpfcmpdel_update, CMPDEL_KF_FLAGS)
+BTF_ID_FLAGS(func, bpfcmpdel_sweep, CMPDEL_KF_FLAGS)
 BTF_KFUNCS_END(cmpdel_kfunc_ids)
 
 static const struct btf_kfunc_id_set cmpdel_kfunc_set = {
@@ -201,5 +283,5 @@ ssize_t cmpdel_kfuncs_show(char *buf)
 	if (cmpdel_kfuncs_error)
 		return sysfs_emit(buf, "unavailable: registration failed (%d)\n",
 				  cmpdel_kfuncs_error);
-	return sysfs_emit(buf, "available: delete update\n");
+	return sysfs_emit(buf, "available: delete update sweep\n");
 }

@@ -25,6 +25,7 @@ static const char *const cmpdel_stat_names[NR_CMPDEL_STATS] = {
 	[CMPDEL_STAT_REQ_SWEEP]		= "requests_sweep",
 	[CMPDEL_STAT_REQ_KFUNC_DELETE]	= "kfunc_delete",
 	[CMPDEL_STAT_REQ_KFUNC_UPDATE]	= "kfunc_update",
+	[CMPDEL_STAT_REQ_KFUNC_SWEEP]	= "kfunc_sweep",
 	[CMPDEL_STAT_DELETED]		= "deleted",
 	[CMPDEL_STAT_SWAPPED]		= "swapped",
 	[CMPDEL_STAT_CHANGED]		= "changed",

@@ -17,6 +17,7 @@ enum cmpdel_stat {
 	CMPDEL_STAT_REQ_SWEEP,
 	CMPDEL_STAT_REQ_KFUNC_DELETE,	/* calls, by kfunc */
 	CMPDEL_STAT_REQ_KFUNC_UPDATE,
+	CMPDEL_STAT_REQ_KFUNC_SWEEP,
 	CMPDEL_STAT_DELETED,		/* elements deleted, by any request */
 	CMPDEL_STAT_SWAPPED,		/* compare-and-swaps that wrote */
 	CMPDEL_STAT_CHANGED,		/* found changed and kept: a live entry saved */

@@ -478,7 +478,8 @@ TEST(stats_prints_the_counters)
 {
 	static const char *const names[] = {
 		"requests_delete", "requests_update", "requests_batch", "requests_sweep",
-		"kfunc_delete", "kfunc_update", "deleted", "swapped", "changed", "absent", "retried", "refused", "scanned",
+		"kfunc_delete", "kfunc_update", "kfunc_sweep", "deleted", "swapped", "changed", "absent",
+		"retried", "refused", "scanned",
 	};
 	char want[64];
 	struct run r;

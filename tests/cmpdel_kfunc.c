@@ -51,7 +51,7 @@ TEST(kfuncs_registered_where_module_has_btf)
 	if (access(MODULE_BTF, F_OK) || !kernel_at_least(6, 9)) {
 		EXPECT_EQ(0, strncmp(state, "unavailable: ", 13));
 	} else {
-		EXPECT_STREQ("available: delete update", state);
+		EXPECT_STREQ("available: delete update sweep", state);
 	}
 }
 
@@ -152,6 +152,34 @@ static bool kf_has(struct kfunc_bpf *skel, enum kf_map map, __u32 key)
 	__u64 v[64];	/* room for a per-CPU value */
 
 	return !bpf_map_lookup_elem(kf_map_fd(skel, map), &key, v);
+}
+
+/* A sweep's call: @req, and room for @out_size bytes of keys. */
+static void kf_sweep_set(struct kfunc_bpf *skel, enum kf_map map,
+			 const struct bpfcmpdel_ksweep *req, __u32 out_size)
+{
+	struct kf_call *c = &skel->bss->call;
+
+	memset(c, 0, sizeof(*c));
+	c->map = map;
+	c->cmd = KF_SWEEP;
+	memcpy(c->req, req, sizeof(*req));
+	c->req_size = sizeof(*req);
+	c->out_size = out_size;
+}
+
+/* The request as the kfunc left it: the cursor and the counts. */
+static const struct bpfcmpdel_ksweep *kf_swept(struct kfunc_bpf *skel)
+{
+	return (const void *)skel->bss->call.req;
+}
+
+static __u32 kf_out_key(struct kfunc_bpf *skel, __u32 i)
+{
+	__u32 key;
+
+	memcpy(&key, skel->bss->call.out + i * sizeof(key), sizeof(key));
+	return key;
 }
 
 #define KF_WORD(w) .size = 8, .expected = &(__u64){ w }, .expected_len = 8
@@ -375,7 +403,9 @@ TEST(kfunc_from_xdp_and_tc)
 /* A bucket lock not taken: -EAGAIN, nothing changed, in every mode. */
 TEST(kfunc_lock_not_taken_is_eagain)
 {
+	struct bpfcmpdel_ksweep sweep = { .threshold = 11, .field_size = 8 };
 	struct kfunc_bpf *skel;
+	int ret;
 
 	REQUIRE_KFUNCS();
 	skel = kfunc_bpf__open_and_load();
@@ -390,11 +420,167 @@ TEST(kfunc_lock_not_taken_is_eagain)
 	kf_set(skel, KF_HASH, KF_UPDATE, 1, &(struct kf_req){ KF_WORD(10),
 		.value = &(__u64){ 11 } });
 	EXPECT_EQ(-EAGAIN, kf_run(skel, KF_TC));
+	/*
+	 * A sweep stops at the bucket it could not lock: -EAGAIN if that was
+	 * the first it came to, else 0 with its cursor there; nothing went.
+	 */
+	kf_sweep_set(skel, KF_HASH, &sweep, KF_OUT_MAX);
+	ret = kf_run(skel, KF_SYSCALL);
+	EXPECT_TRUE(ret == -EAGAIN ||
+		    (!ret && kf_swept(skel)->cursor != BPFCMPDEL_SWEEP_END))
+		TH_LOG("%d, cursor %llu", ret, kf_swept(skel)->cursor);
+	EXPECT_EQ(0, kf_swept(skel)->nr_deleted);
+	sweep.cursor = kf_swept(skel)->cursor;
 	ASSERT_EQ(0, lock_fail_after(-1));
 	EXPECT_TRUE(kf_has(skel, KF_HASH, 1));
-	kf_set(skel, KF_HASH, KF_DELETE, 1, &(struct kf_req){ KF_WORD(10) });
+	/* From there, with the lock free, it goes. */
+	kf_sweep_set(skel, KF_HASH, &sweep, KF_OUT_MAX);
 	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
+	EXPECT_EQ(1, kf_swept(skel)->nr_deleted);
+	EXPECT_FALSE(kf_has(skel, KF_HASH, 1));
 	kfunc_bpf__destroy(skel);
+}
+
+/*
+ * A whole map swept in calls of a few buckets and at most three keys,
+ * from each program type in turn: every expired element goes, every key
+ * that went is reported once, and nothing live is touched.
+ */
+TEST(kfunc_sweep_reports_every_key_it_deletes)
+{
+	const enum kf_prog progs[] = { KF_SYSCALL, KF_XDP, KF_TC };
+	struct bpfcmpdel_ksweep req = {
+		.threshold = 21, .field_size = 8, .budget = 4,
+	};
+	bool reported[41] = { false };
+	__u64 calls, deleted;
+	__u32 key, i, n = 0, rounds;
+	struct kfunc_bpf *skel;
+
+	REQUIRE_KFUNCS();
+	skel = kfunc_bpf__open_and_load();
+	ASSERT_NE(NULL, skel);
+	for (key = 1; key <= 40; key++)
+		ASSERT_EQ(0, kf_put(skel, KF_HASH, key, key, 0));
+	calls = stat_of("kfunc_sweep");
+	deleted = stat_of("deleted");
+	for (rounds = 0; req.cursor != BPFCMPDEL_SWEEP_END; rounds++) {
+		ASSERT_GT(1000, rounds) TH_LOG("the cursor never reached the end");
+		kf_sweep_set(skel, KF_HASH, &req, 3 * sizeof(key));
+		ASSERT_EQ(0, kf_run(skel, progs[rounds % 3]));
+		ASSERT_GE(3, kf_swept(skel)->nr_deleted);
+		for (i = 0; i < kf_swept(skel)->nr_deleted; i++) {
+			key = kf_out_key(skel, i);
+			ASSERT_TRUE(key >= 1 && key <= 20) TH_LOG("key %u", key);
+			ASSERT_FALSE(reported[key]) TH_LOG("key %u twice", key);
+			reported[key] = true;
+			EXPECT_FALSE(kf_has(skel, KF_HASH, key));
+			n++;
+		}
+		req.cursor = kf_swept(skel)->cursor;
+	}
+	EXPECT_EQ(20, n);
+	for (key = 21; key <= 40; key++)
+		EXPECT_TRUE(kf_has(skel, KF_HASH, key)) TH_LOG("key %u", key);
+	EXPECT_EQ(calls + rounds, stat_of("kfunc_sweep"));
+	EXPECT_EQ(deleted + 20, stat_of("deleted"));
+	kfunc_bpf__destroy(skel);
+}
+
+/* Tombstone mode on an LRU map, the default budget: one call does it all. */
+TEST(kfunc_sweep_tombstone_lru)
+{
+	struct bpfcmpdel_ksweep req = {
+		.flags = BPFCMPDEL_F_TOMBSTONE, .tombstone = ~0ULL,
+		.threshold = 6, .field_size = 8,
+	};
+	struct kfunc_bpf *skel;
+	__u32 key, i;
+
+	REQUIRE_KFUNCS();
+	skel = kfunc_bpf__open_and_load();
+	ASSERT_NE(NULL, skel);
+	for (key = 1; key <= 10; key++)
+		ASSERT_EQ(0, kf_put(skel, KF_LRU, key, key, 0));
+	kf_sweep_set(skel, KF_LRU, &req, KF_OUT_MAX);
+	ASSERT_EQ(0, kf_run(skel, KF_SYSCALL));
+	EXPECT_EQ(BPFCMPDEL_SWEEP_END, kf_swept(skel)->cursor);
+	ASSERT_EQ(5, kf_swept(skel)->nr_deleted);
+	EXPECT_EQ(10, kf_swept(skel)->nr_scanned);
+	for (i = 0; i < 5; i++) {
+		key = kf_out_key(skel, i);
+		EXPECT_TRUE(key >= 1 && key <= 5) TH_LOG("key %u", key);
+	}
+	for (key = 1; key <= 10; key++)
+		EXPECT_EQ(key > 5, kf_has(skel, KF_LRU, key)) TH_LOG("key %u", key);
+	kfunc_bpf__destroy(skel);
+}
+
+/* Every bad sweep is refused and deletes nothing; its request is left as is. */
+TEST(kfunc_sweep_bad_requests_change_nothing)
+{
+	const struct bpfcmpdel_ksweep good = { .threshold = 100, .field_size = 8 };
+	struct bpfcmpdel_ksweep r;
+	struct kfunc_bpf *skel;
+	__u32 key;
+
+#define KF_BAD_SWEEP(map, want, out, ...)					\
+	do {									\
+		r = good;							\
+		__VA_ARGS__;							\
+		kf_sweep_set(skel, map, &r, out);				\
+		EXPECT_EQ(want, kf_run(skel, KF_SYSCALL));			\
+		EXPECT_EQ(0, memcmp(kf_swept(skel), &r, sizeof(r)));		\
+	} while (0)
+
+	REQUIRE_KFUNCS();
+	skel = kfunc_bpf__open_and_load();
+	ASSERT_NE(NULL, skel);
+	for (key = 1; key <= 4; key++)
+		ASSERT_EQ(0, kf_put(skel, KF_HASH, key, key, 0));
+
+	KF_BAD_SWEEP(KF_HASH, -EINVAL, KF_OUT_MAX, r.reserved = 1);
+	KF_BAD_SWEEP(KF_HASH, -EINVAL, KF_OUT_MAX, r.flags = BPFCMPDEL_F_SWEEP_VALUES);
+	KF_BAD_SWEEP(KF_HASH, -EINVAL, KF_OUT_MAX, r.flags = 1ULL << 40);
+	KF_BAD_SWEEP(KF_HASH, -EINVAL, KF_OUT_MAX, r.tombstone = 1);
+	KF_BAD_SWEEP(KF_HASH, -EINVAL, KF_OUT_MAX, r.nr_deleted = 1);
+	KF_BAD_SWEEP(KF_HASH, -EINVAL, KF_OUT_MAX, r.nr_scanned = 1);
+	KF_BAD_SWEEP(KF_HASH, -E2BIG, KF_OUT_MAX,
+		     r.budget = BPFCMPDEL_KSWEEP_BUDGET_MAX + 1);
+	KF_BAD_SWEEP(KF_HASH, -EINVAL, KF_OUT_MAX, r.field_size = 2);
+	KF_BAD_SWEEP(KF_HASH, -EINVAL, KF_OUT_MAX, r.field_offset = 4);
+	KF_BAD_SWEEP(KF_HASH, -EINVAL, KF_OUT_MAX, r.field_offset = 16);
+	/* Room for less than one key. */
+	KF_BAD_SWEEP(KF_HASH, -EINVAL, sizeof(key) - 1);
+	/* Per-CPU values; not a hash map; a map the program may not write. */
+	KF_BAD_SWEEP(KF_PERCPU, -EINVAL, KF_OUT_MAX);
+	KF_BAD_SWEEP(KF_ARRAY, -EOPNOTSUPP, KF_OUT_MAX);
+	KF_BAD_SWEEP(KF_RDONLY, -EPERM, KF_OUT_MAX);
+	/* A request shorter than the struct, or longer with more than zeros. */
+	kf_sweep_set(skel, KF_HASH, &good, KF_OUT_MAX);
+	skel->bss->call.req_size = sizeof(good) - 1;
+	EXPECT_EQ(-EINVAL, kf_run(skel, KF_SYSCALL));
+	kf_sweep_set(skel, KF_HASH, &good, KF_OUT_MAX);
+	skel->bss->call.req_size = sizeof(good) + 8;
+	((__u8 *)skel->bss->call.req)[sizeof(good) + 3] = 1;
+	EXPECT_EQ(-EINVAL, kf_run(skel, KF_SYSCALL));
+	for (key = 1; key <= 4; key++)
+		EXPECT_TRUE(kf_has(skel, KF_HASH, key));
+
+	/* A cursor at the end: nothing to do. */
+	r = good;
+	r.cursor = BPFCMPDEL_SWEEP_END;
+	kf_sweep_set(skel, KF_HASH, &r, KF_OUT_MAX);
+	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
+	EXPECT_EQ(0, kf_swept(skel)->nr_deleted);
+	EXPECT_TRUE(kf_has(skel, KF_HASH, 1));
+	/* And the good one does it, zeros after it or not. */
+	kf_sweep_set(skel, KF_HASH, &good, KF_OUT_MAX);
+	skel->bss->call.req_size = sizeof(good) + 8;
+	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
+	EXPECT_EQ(4, kf_swept(skel)->nr_deleted);
+	kfunc_bpf__destroy(skel);
+#undef KF_BAD_SWEEP
 }
 
 static long module_refcnt(void)

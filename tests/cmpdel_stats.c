@@ -25,14 +25,14 @@ static __u64 stat_of(const char *name)
 	return ret;
 }
 
-enum { ST_DEL, ST_UPD, ST_BATCH, ST_SWEEP, ST_KDEL, ST_KUPD, ST_DELETED,
-       ST_SWAPPED, ST_CHANGED, ST_ABSENT, ST_RETRIED, ST_REFUSED, ST_SCANNED,
-       NR_ST };
+enum { ST_DEL, ST_UPD, ST_BATCH, ST_SWEEP, ST_KDEL, ST_KUPD, ST_KSWEEP,
+       ST_DELETED, ST_SWAPPED, ST_CHANGED, ST_ABSENT, ST_RETRIED, ST_REFUSED,
+       ST_SCANNED, NR_ST };
 
 static const char *const stat_names[NR_ST] = {
 	"requests_delete", "requests_update", "requests_batch", "requests_sweep",
-	"kfunc_delete", "kfunc_update", "deleted", "swapped", "changed", "absent",
-	"retried", "refused", "scanned",
+	"kfunc_delete", "kfunc_update", "kfunc_sweep", "deleted", "swapped",
+	"changed", "absent", "retried", "refused", "scanned",
 };
 
 static void stats_read(struct __test_metadata *_metadata, __u64 *v)

@@ -59,4 +59,21 @@ struct ct_gc_args {
 	__u32 pad;
 };
 
+/*
+ * One call of ct_gc.bpf.c's sweep: from @cursor, the flows whose lifetime
+ * is below @now go, their keys left in its sweep_keys[]; the call's
+ * result, counts and where to go on come back.
+ */
+struct ct_sweep_args {
+	__u64 now;
+	__u64 tombstone;
+	__u64 cursor;		/* in/out */
+	__u32 deleted;		/* out: keys in sweep_keys[] */
+	__u32 scanned;		/* out */
+	__s32 result;
+	__u32 pad;
+};
+
+#define CT_SWEEP_KEYS	128
+
 #endif /* _BPFCMPDEL_CT_H */

@@ -6,8 +6,9 @@
  * showed expired, on the datapath's own map (the loader reuses ct.bpf.c's
  * ct_lru).  Either with bpf_map_delete_elem(), as unconditional as the
  * syscall, or with bpfcmpdel's kfunc in tombstone mode against the
- * lifetime the snapshot showed.  ct_clean is a whole cleaner in the
- * kernel: a map-element iterator over any CT map, no snapshot at all.
+ * lifetime the snapshot showed.  gc_kfunc_sweep and ct_clean need no
+ * snapshot: the sweep kfunc over a range of buckets a call, and a whole
+ * cleaner in the kernel, a map-element iterator over any CT map.
  */
 #include <stdbool.h>
 #include <linux/bpf.h>
@@ -36,6 +37,36 @@ int gc_kfunc_tombstone(struct ct_gc_args *args)
 	args->result = bpfcmpdel_delete_u64(&ct_lru, &key, sizeof(key), 0,
 					    args->lifetime, BPFCMPDEL_F_TOMBSTONE,
 					    args->tombstone);
+	return 0;
+}
+
+/* gc_kfunc_sweep: the keys of what its last call deleted. */
+struct ct_key sweep_keys[CT_SWEEP_KEYS];
+
+/*
+ * A GC with no snapshot at all: the sweep kfunc walks the buckets from the
+ * cursor, and under each bucket's lock swaps each expired lifetime to the
+ * tombstone and deletes the flow if that worked, handing back its key (a
+ * cleaner would drop its NAT entries next).
+ */
+SEC("syscall")
+int gc_kfunc_sweep(struct ct_sweep_args *args)
+{
+	struct bpfcmpdel_ksweep req = {
+		.flags = BPFCMPDEL_F_TOMBSTONE,
+		.cursor = args->cursor,
+		.threshold = args->now,
+		.tombstone = args->tombstone,
+		.field_offset = 0,	/* struct ct_entry's lifetime */
+		.field_size = sizeof(__u64),
+		.budget = BPFCMPDEL_KSWEEP_BUDGET_MAX,
+	};
+
+	args->result = bpfcmpdel_sweep((struct bpf_map *)&ct_lru, &req, sizeof(req),
+				       sweep_keys, sizeof(sweep_keys));
+	args->cursor = req.cursor;
+	args->deleted = req.nr_deleted;
+	args->scanned = req.nr_scanned;
 	return 0;
 }
 

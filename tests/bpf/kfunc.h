@@ -19,11 +19,13 @@ enum kf_map {
 enum kf_cmd {
 	KF_DELETE,
 	KF_UPDATE,
+	KF_SWEEP,	/* @req is a struct bpfcmpdel_ksweep, @out the keys */
 };
 
 #define KF_KEY_MAX	16
 #define KF_REQ_MAX	512	/* the header and a per-CPU snapshot */
 #define KF_MAX_ENTRIES	64
+#define KF_OUT_MAX	(KF_MAX_ENTRIES * 4)	/* every __u32 key of a map */
 
 struct kf_value {
 	__u64 lifetime;
@@ -46,6 +48,8 @@ struct kf_call {
 	__u32 req_size;		/* @req__sz */
 	__u8 key[KF_KEY_MAX];
 	__u64 req[KF_REQ_MAX / 8];	/* struct bpfcmpdel_kreq and its bytes */
+	__u32 out_size;		/* KF_SWEEP: @keys__sz */
+	__u8 out[KF_OUT_MAX];	/* KF_SWEEP: the deleted keys */
 	__s32 result;
 	__u32 runs;
 };

@@ -153,8 +153,9 @@ struct bpfcmpdel_req {
 #define BPFCMPDEL_REQ_SIZE_VER0	40	/* up to compare_size */
 
 /*
- * The kfuncs (bpfcmpdel/kfuncs.bpf.h): the same two commands called from a
- * BPF program, with the same modes, checks and results, and the same lock
+ * bpfcmpdel_delete() and bpfcmpdel_update(), the kfuncs
+ * (bpfcmpdel/kfuncs.bpf.h): the same two commands called from a BPF
+ * program, with the same modes, checks and results, and the same lock
  * taken as bpf_map_delete_elem() takes on that kernel.  The map, the key
  * and the request are the kfunc's arguments; the request is this header
  * (the fields of struct bpfcmpdel_req that are neither the map nor a
@@ -274,6 +275,40 @@ struct bpfcmpdel_sweep_req {
 #define BPFCMPDEL_SWEEP_END		(~0ULL)
 #define BPFCMPDEL_SWEEP_BUDGET		1024
 #define BPFCMPDEL_SWEEP_BUDGET_MAX	65536
+
+/*
+ * bpfcmpdel_sweep(), the kfunc: BPFCMPDEL_IOC_SWEEP from a BPF program,
+ * with the same selection, tombstone protocol and lock, over at most
+ * @budget buckets a call (a program holds its CPU: 0 means
+ * BPFCMPDEL_KSWEEP_BUDGET, at most BPFCMPDEL_KSWEEP_BUDGET_MAX; more is
+ * -E2BIG).  The kfunc's arguments are the map, this request and the
+ * program's buffer for the deleted keys, which sets the most a call
+ * deletes (its size over the key size; a buffer smaller than one key is
+ * -EINVAL).  No values are handed back (F_SWEEP_VALUES is -EINVAL), and
+ * per-CPU maps are refused (-EINVAL) as by the ioctl.  The
+ * keys are written into the program's memory as the elements go, so
+ * nothing deleted goes unreported: on return @nr_deleted keys lead the
+ * buffer, @nr_scanned elements were looked at and @cursor says where to
+ * go on (BPFCMPDEL_SWEEP_END: done).  A @req__sz beyond the struct is
+ * allowed if the bytes past it are zero.  0 once any bucket was visited;
+ * -EAGAIN, with nothing deleted, if not even the first bucket's lock was
+ * free; any other error leaves the map and the request unchanged.
+ */
+struct bpfcmpdel_ksweep {
+	__u64 flags;		/* F_TOMBSTONE */
+	__u64 cursor;		/* in/out: next bucket; 0 to start */
+	__u64 threshold;
+	__u64 tombstone;
+	__u32 field_offset;
+	__u32 field_size;
+	__u32 budget;		/* buckets; 0: BPFCMPDEL_KSWEEP_BUDGET */
+	__u32 nr_deleted;	/* out; 0 on input */
+	__u32 nr_scanned;	/* out; 0 on input */
+	__u32 reserved;		/* must be 0 */
+};
+
+#define BPFCMPDEL_KSWEEP_BUDGET		64
+#define BPFCMPDEL_KSWEEP_BUDGET_MAX	1024
 
 /*
  * 0xB9 is unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
  * bpfcmpdel's kfuncs, for BPF C programs: compare-and-delete and
- * compare-and-swap of one element, the in-program twins of
- * BPFCMPDEL_IOC_DELETE and BPFCMPDEL_IOC_UPDATE.  The request, the modes
- * and the results are the ioctls' (bpfcmpdel/ioctl.h, struct
- * bpfcmpdel_kreq); the lock is the bucket lock bpf_map_delete_elem() takes
- * on that kernel, so a kfunc re-entered on a CPU that holds it (a tracing
- * program inside the hash-map code) fails with -EAGAIN, never spins.
+ * compare-and-swap of one element, and the expiry sweep of a range of
+ * buckets, the in-program twins of BPFCMPDEL_IOC_DELETE, _UPDATE and
+ * _SWEEP.  The requests, the modes and the results are the ioctls'
+ * (bpfcmpdel/ioctl.h, struct bpfcmpdel_kreq and struct bpfcmpdel_ksweep);
+ * the lock is the bucket lock bpf_map_delete_elem() takes on that kernel,
+ * so a kfunc re-entered on a CPU that holds it (a tracing program inside
+ * the hash-map code) fails with -EAGAIN, never spins.
  *
  * The kfuncs exist when the module is loaded and was built with BTF of
  * its own, which needs the target kernel's vmlinux beside its headers:
@@ -18,7 +19,8 @@
  *
  * The map is named as for helpers, (struct bpf_map *)&map; the kernel
  * checks its type when the call runs (-EOPNOTSUPP for a map that is not a
- * hash map).  @key__sz must be the map's key size.
+ * hash map).  @key__sz must be the map's key size; bpfcmpdel_sweep()'s
+ * @keys__sz, a multiple of it or not, says how many keys @keys holds.
  */
 #ifndef _BPFCMPDEL_KFUNCS_BPF_H
 #define _BPFCMPDEL_KFUNCS_BPF_H
@@ -39,6 +41,8 @@ extern int bpfcmpdel_delete(struct bpf_map *map__map, void *key, __u32 key__sz,
 			    void *req, __u32 req__sz) __ksym __weak;
 extern int bpfcmpdel_update(struct bpf_map *map__map, void *key, __u32 key__sz,
 			    void *req, __u32 req__sz) __ksym __weak;
+extern int bpfcmpdel_sweep(struct bpf_map *map__map, void *req, __u32 req__sz,
+			   void *keys, __u32 keys__sz) __ksym __weak;
 
 /* A request on one 8-byte word, the conntrack GC's case. */
 struct bpfcmpdel_kreq_u64 {
