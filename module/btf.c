@@ -127,6 +127,8 @@ static int btf_read_htab(const struct btf_reader *r, const struct btf_type *htab
 	}
 	ret = btf_member(r, htab, "buckets", sizeof(void *), NULL, &l->htab_buckets) ?:
 	      btf_member(r, htab, "n_buckets", sizeof(u32), NULL, &l->htab_n_buckets) ?:
+	      btf_member(r, htab, "elems", sizeof(void *), NULL, &l->htab_elems) ?:
+	      btf_member(r, htab, "elem_size", sizeof(u32), NULL, &l->htab_elem_size) ?:
 	      btf_member(r, htab, "hashrnd", sizeof(u32), NULL, &l->htab_hashrnd) ?:
 	      btf_read_map_locked(r, htab, l) ?:
 	      btf_member(r, htab, "freelist", 0, "pcpu_freelist", &l->htab_freelist) ?:

@@ -28,6 +28,8 @@ struct cmpdel_htab_layout {
 	/* struct bpf_htab */
 	u32 htab_buckets;
 	u32 htab_n_buckets;
+	u32 htab_elems;
+	u32 htab_elem_size;
 	u32 htab_hashrnd;
 	u32 htab_map_locked;
 	u32 nr_map_locked;

@@ -597,17 +597,106 @@ static int sweep_section(struct sweep_walk *w, u32 n_buckets, bool *progress)
 }
 
 /*
- * Bucket by bucket from @sw->cursor, section by section.  -EAGAIN only if
- * not even the first bucket could be locked; otherwise the progress made
- * stands.  From the ioctl, the CPU is given up between sections and the
- * instrumentation that could re-enter the bucket lock is off; from a
- * program (@from_prog) neither, as for cmpdel_htab_prog_single(), and the
- * caller bounds @sw->budget to what a program may hold its CPU for.
+ * F_SWEEP_ELEMS: the slots of the element array (prealloc_init()): a hash
+ * map keeps one extra element per possible CPU there for its updates.
+ */
+static u32 sweep_nr_elems(const struct bpf_map *map)
+{
+	if (cmpdel_map_is_lru(map))
+		return map->max_entries;
+	return map->max_entries + num_possible_cpus();
+}
+
+/*
+ * F_SWEEP_ELEMS: element @l, whose field read below the threshold without
+ * the lock, is looked for in the chain of the bucket its hash names, under
+ * that bucket's lock.  Linked, its hash cannot change and it cannot leave
+ * while the lock is held, so it is judged there as the bucket walk judges
+ * it; not linked, it is free (or in another bucket's chain under a hash
+ * rewritten since, where the walk is not looking) and is skipped.
+ */
+static int sweep_elem(struct sweep_walk *w, void *l)
+{
+	struct hlist_nulls_node *node = field(l, L.elem_hash_node), *n;
+	u32 hash = READ_ONCE(*(u32 *)field(l, L.elem_hash));
+	void *b = htab_select_bucket(w->map, hash);
+	void *lock = field(b, L.bucket_lock);
+	struct cmpdel_bucket_guard guard;
+	u32 taken = 0;
+	u64 seen;
+	int ret;
+
+	ret = bucket_enter(w->map, hash, lock, &guard);
+	if (ret)
+		return ret;
+	cmpdel_bucket_lock(lock, &guard);
+	for (n = rcu_dereference_raw(hlist_nulls_first_rcu((struct hlist_nulls_head *)
+							  field(b, w->head)));
+	     !is_a_nulls(n) && n != node; n = rcu_dereference_raw(hlist_nulls_next_rcu(n)))
+		;
+	if (n == node) {
+		seen = sweep_field(w, n);
+		if (seen < w->sw->threshold && sweep_take(w, n, seen)) {
+			hlist_nulls_del_rcu(n);
+			w->out[taken++] = l;
+		}
+	}
+	cmpdel_bucket_unlock(lock);
+	cmpdel_bucket_exit(lock, &guard);
+	sweep_release(w, taken);
+	return 0;
+}
+
+/*
+ * F_SWEEP_ELEMS: up to SWEEP_PER_SECTION * 4 slots from @w->sw->cursor, in
+ * memory order; the field of most is read once, without a lock, and only
+ * those below the threshold cost a bucket lock.  *@progress and -EAGAIN
+ * as sweep_section().
+ */
+static int sweep_elems_section(struct sweep_walk *w, u32 nr, bool *progress)
+{
+	struct cmpdel_sweep *sw = w->sw;
+	u8 *elems = *(u8 **)field(w->map, L.htab_elems);
+	u32 elem_size = htab_u32(w->map, L.htab_elem_size);
+	u32 start = sw->cursor, idx = start;
+	u32 end = min(start + min_t(u32, sw->budget, 4 * SWEEP_PER_SECTION), nr);
+	void *l;
+	int ret = 0;
+
+	rcu_read_lock();
+	for (; idx < end && sw->room; idx++) {
+		l = elems + (size_t)idx * elem_size;
+		/* Free slots hold stale bytes: a hint, confirmed under the lock. */
+		if (sweep_field(w, field(l, L.elem_hash_node)) >= sw->threshold)
+			continue;
+		ret = sweep_elem(w, l);
+		if (ret)
+			break;
+	}
+	rcu_read_unlock();
+	*progress |= idx != start;
+	sw->budget -= idx - start;
+	sw->scanned += idx - start;
+	sw->cursor = idx;
+	return ret;
+}
+
+/*
+ * Bucket by bucket from @sw->cursor (or element by element,
+ * F_SWEEP_ELEMS), section by section.  -EAGAIN only if not even the first
+ * bucket could be locked; otherwise the progress made stands.  From the
+ * ioctl, the CPU is given up between sections and the instrumentation
+ * that could re-enter the bucket lock is off; from a program (@from_prog)
+ * neither, as for cmpdel_htab_prog_single(), and the caller bounds
+ * @sw->budget to what a program may hold its CPU for.
  */
 static int sweep_walk_all(struct bpf_map *map, struct cmpdel_sweep *sw,
 			  bool from_prog)
 {
-	u32 n_buckets = htab_u32(map, L.htab_n_buckets);
+	bool elems = sw->flags & BPFCMPDEL_F_SWEEP_ELEMS;
+	u32 n = elems ? sweep_nr_elems(map) : htab_u32(map, L.htab_n_buckets);
+	int (*section)(struct sweep_walk *w, u32 n, bool *progress) =
+		elems ? sweep_elems_section : sweep_section;
 	struct sweep_walk w = {
 		.map = map, .sw = sw,
 		.buckets = *(u8 **)field(map, L.htab_buckets),
@@ -618,12 +707,12 @@ static int sweep_walk_all(struct bpf_map *map, struct cmpdel_sweep *sw,
 	bool progress = false;
 	int ret;
 
-	while (sw->budget && sw->room && sw->cursor < n_buckets) {
+	while (sw->budget && sw->room && sw->cursor < n) {
 		if (from_prog) {
-			ret = sweep_section(&w, n_buckets, &progress);
+			ret = section(&w, n, &progress);
 		} else {
 			cmpdel_disable_instrumentation();
-			ret = sweep_section(&w, n_buckets, &progress);
+			ret = section(&w, n, &progress);
 			cmpdel_enable_instrumentation();
 		}
 		if (ret)
@@ -631,7 +720,7 @@ static int sweep_walk_all(struct bpf_map *map, struct cmpdel_sweep *sw,
 		if (!from_prog)
 			cond_resched();
 	}
-	if (sw->cursor >= n_buckets)
+	if (sw->cursor >= n)
 		sw->cursor = BPFCMPDEL_SWEEP_END;
 	return 0;
 }

@@ -113,7 +113,8 @@ static int ksweep_prep(const struct bpf_map *map,
 	if (!req || req_sz < sizeof(*req) || !keys ||
 	    memchr_inv((const u8 *)req + sizeof(*req), 0, req_sz - sizeof(*req)))
 		return -EINVAL;
-	if (req->flags & ~BPFCMPDEL_F_TOMBSTONE || req->reserved ||
+	if (req->flags & ~(BPFCMPDEL_F_TOMBSTONE | BPFCMPDEL_F_SWEEP_ELEMS) ||
+	    req->reserved ||
 	    req->nr_deleted || req->nr_scanned)
 		return -EINVAL;
 	if (!(req->flags & BPFCMPDEL_F_TOMBSTONE) && req->tombstone)

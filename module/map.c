@@ -206,6 +206,9 @@ int cmpdel_map_check_sweep(const struct bpf_map *map, const struct cmpdel_sweep 
 	/* Values with managed fields would need copy_map_value()'s care. */
 	if (sw->flags & BPFCMPDEL_F_SWEEP_VALUES && cmpdel_map_has_fields(map))
 		return -EINVAL;
+	/* Only a preallocated map keeps its elements in one array. */
+	if (sw->flags & BPFCMPDEL_F_SWEEP_ELEMS && map->map_flags & BPF_F_NO_PREALLOC)
+		return -EINVAL;
 	return 0;
 }
 

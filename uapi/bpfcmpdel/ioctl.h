@@ -146,9 +146,15 @@ struct bpfcmpdel_req {
 #define BPFCMPDEL_F_CPU		_BITULL(3)
 /* Sweep: copy each deleted element's value out too. */
 #define BPFCMPDEL_F_SWEEP_VALUES	_BITULL(4)
+/*
+ * Sweep: walk a preallocated map's element array in memory order, not its
+ * buckets; @cursor and @budget count elements (see BPFCMPDEL_IOC_SWEEP).
+ */
+#define BPFCMPDEL_F_SWEEP_ELEMS	_BITULL(5)
 #define BPFCMPDEL_F_ALL		(BPFCMPDEL_F_SNAPSHOT | BPFCMPDEL_F_LOCK | \
 				 BPFCMPDEL_F_TOMBSTONE | BPFCMPDEL_F_CPU)
-#define BPFCMPDEL_F_SWEEP_ALL	(BPFCMPDEL_F_TOMBSTONE | BPFCMPDEL_F_SWEEP_VALUES)
+#define BPFCMPDEL_F_SWEEP_ALL	(BPFCMPDEL_F_TOMBSTONE | BPFCMPDEL_F_SWEEP_VALUES | \
+				 BPFCMPDEL_F_SWEEP_ELEMS)
 
 #define BPFCMPDEL_REQ_SIZE_VER0	40	/* up to compare_size */
 
@@ -242,6 +248,21 @@ struct bpfcmpdel_batch_req {
  * Per-CPU maps and values with BTF-managed fields under F_SWEEP_VALUES are
  * refused (-EINVAL).
  *
+ * With BPFCMPDEL_F_SWEEP_ELEMS the walk goes through a preallocated map's
+ * element array in memory order instead (hash maps without
+ * BPF_F_NO_PREALLOC, which hold max_entries + one per possible CPU
+ * elements, and LRU maps, max_entries; any other map: -EINVAL): the
+ * buckets of a large map are visited in an order that reads each element
+ * at a random address, the array in one that reads them in turn.  An
+ * element whose field is below @threshold when read without a lock is
+ * looked for, by address, in the chain of the bucket its stored hash
+ * names, under that bucket's lock: there, it is judged and deleted as
+ * above; not there, it is free and skipped.  @cursor and @budget then
+ * count elements (array slots, free ones too, as does @nr_scanned), and
+ * a cursor from one kind of walk means nothing to the other.  What
+ * changes during the walk: an element freed and reused for another key
+ * after the cursor passed it is not seen; one reused ahead of it may be.
+ *
  * Nothing deleted goes unreported.  The walk goes in rounds; before a
  * round deletes anything, the part of @keys (and @values) it may fill is
  * written (zeroed), as are the request's out fields before the first, and
@@ -279,7 +300,7 @@ struct bpfcmpdel_sweep_req {
 /*
  * bpfcmpdel_sweep(), the kfunc: BPFCMPDEL_IOC_SWEEP from a BPF program,
  * with the same selection, tombstone protocol and lock, over at most
- * @budget buckets a call (a program holds its CPU: 0 means
+ * @budget buckets (or elements, F_SWEEP_ELEMS) a call (a program holds its CPU: 0 means
  * BPFCMPDEL_KSWEEP_BUDGET, at most BPFCMPDEL_KSWEEP_BUDGET_MAX; more is
  * -E2BIG).  The kfunc's arguments are the map, this request and the
  * program's buffer for the deleted keys, which sets the most a call
@@ -295,7 +316,7 @@ struct bpfcmpdel_sweep_req {
  * free; any other error leaves the map and the request unchanged.
  */
 struct bpfcmpdel_ksweep {
-	__u64 flags;		/* F_TOMBSTONE */
+	__u64 flags;		/* F_TOMBSTONE, F_SWEEP_ELEMS */
 	__u64 cursor;		/* in/out: next bucket; 0 to start */
 	__u64 threshold;
 	__u64 tombstone;
