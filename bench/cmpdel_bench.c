@@ -21,7 +21,7 @@
  * cmpdel_bench --curve SIZES...: a GC pass (Cilium's, Calico's, the sweep)
  * on hash and LRU maps of each size, for the plot of time against size.
  *
- * cmpdel_bench --gc PASS [ROUNDS]: one GC pass (cilium, calico, sweep,
+ * cmpdel_bench --gc PASS [ROUNDS]: one GC pass (cilium, calico, sweep, buckets,
  * walk) or 8192 single deletes (delete: bpf(); cmpdel: this module) alone,
  * for a profiler (scripts/profile.sh).  With BENCH_PERF_CTL and BENCH_PERF_ACK
  * naming the fifos of `perf record --control`, only the passes themselves
@@ -452,13 +452,15 @@ static int bench_config(const struct config *cfg)
 
 /* --- a whole GC pass ----------------------------------------------------- */
 
-enum { GC_CILIUM, GC_CALICO, GC_SWEEP, GC_WALK, GC_SWEEP2, GC_GO, GC_GO_CILIUM, NR_GC };
+enum { GC_CILIUM, GC_CALICO, GC_SWEEP, GC_WALK, GC_BUCKETS, GC_SWEEP2, GC_GO, GC_GO_CILIUM,
+       NR_GC };
 
 static const char *const gc_names[NR_GC] = {
 	"Cilium-style: `BPF_MAP_LOOKUP_BATCH` + a delete per expired key",
 	"Calico-style: `bpf_for_each_map_elem()` program",
 	"bpfcmpdel_gc_sweep()",
 	"the walk alone: bpfcmpdel_gc_sweep() with a threshold nothing is below",
+	"the sweep in bucket order (without `BPFCMPDEL_F_SWEEP_ELEMS`)",
 	"bpfcmpdel_gc_sweep(), 2 threads",
 	"`bpfcmpdel.GC()`, Go (go/bpfcmpdel on cilium/ebpf)",
 	"Cilium-style on cilium/ebpf alone: `BatchLookup` + `Delete` per expired key",
@@ -525,6 +527,26 @@ static int gc_go(struct ctx *c, const char *go, int which, double *ms)
 	return 0;
 }
 
+/*
+ * The sweep as bpfcmpdel_gc_sweep() made it before it walked a
+ * preallocated map's element array: bucket by bucket.
+ */
+static int gc_buckets(struct ctx *c)
+{
+	static __u32 keys[4096];
+	BPFCMPDEL_SWEEP_OPTS(so, .keys = keys, .max_out = 4096,
+			     .budget = BPFCMPDEL_SWEEP_BUDGET_MAX);
+	__u64 cursor = 0;
+	__u32 nr, deleted = 0;
+
+	while (cursor != BPFCMPDEL_SWEEP_END) {
+		if (bpfcmpdel_sweep(c->fd, &cursor, 0, 8, LIVE, &nr, &so))
+			return -errno;
+		deleted += nr;
+	}
+	return deleted == c->expired ? 0 : -EIO;
+}
+
 static int gc_c(struct ctx *c, int which)
 {
 	struct bpfcmpdel_gc_stats st;
@@ -540,6 +562,8 @@ static int gc_c(struct ctx *c, int which)
 		if (bpf_prog_test_run_opts(bpf_program__fd(c->skel->progs.walk), &run))
 			return -errno;
 		return c->skel->bss->walked_deleted == c->expired ? 0 : -EIO;
+	case GC_BUCKETS:
+		return gc_buckets(c);
 	case GC_SWEEP:
 	case GC_SWEEP2:
 		o.threads = which == GC_SWEEP2 ? 2 : 1;
@@ -550,7 +574,8 @@ static int gc_c(struct ctx *c, int which)
 		/* Every GC that judges each entry reads each: this is its floor. */
 		if (bpfcmpdel_gc_sweep(c->fd, 0, 8, EXPIRED, &st, &o))
 			return -errno;
-		return st.deleted == 0 && st.scanned == c->cfg->n ? 0 : -EIO;
+		/* Elements, or in element order every slot of the array. */
+		return st.deleted == 0 && st.scanned >= c->cfg->n ? 0 : -EIO;
 	default:
 		return -EINVAL;
 	}
@@ -593,7 +618,7 @@ static void bench_gc(void)
 	static const struct config cfg = { "LRU hash", BPF_MAP_TYPE_LRU_HASH, 0, GC_N, false };
 	static struct ctx c;
 	double t[NR_GC][GC_TRIALS], r[NR_GC][GC_TRIALS], sorted[GC_TRIALS];
-	bool on[NR_GC] = { true, true, true, true };
+	bool on[NR_GC] = { true, true, true, true, true };
 	int g, trial, s, n = 0, act[NR_GC], ret;
 
 	/* A tenth expired. */
@@ -636,6 +661,7 @@ static void bench_gc(void)
 		       sorted[GC_TRIALS / 2], sorted[0], sorted[GC_TRIALS - 1], r[g][GC_TRIALS / 2]);
 	}
 	gc_ratio(t, GC_SWEEP, GC_CALICO, "The sweep against Calico's walker");
+	gc_ratio(t, GC_SWEEP, GC_BUCKETS, "The sweep in element order against bucket order");
 	if (on[GC_SWEEP2])
 		gc_ratio(t, GC_SWEEP2, GC_SWEEP, "Two threads against one");
 	if (on[GC_GO])
@@ -729,6 +755,7 @@ static const struct {
 } passes[] = {
 	{ "cilium", GC_CILIUM, NULL, NULL }, { "calico", GC_CALICO, NULL, NULL },
 	{ "sweep", GC_SWEEP, NULL, NULL }, { "walk", GC_WALK, NULL, NULL },
+	{ "buckets", GC_BUCKETS, NULL, NULL },
 	{ "delete", -1, m_delete, "8192 BPF_MAP_DELETE_ELEM" },
 	{ "cmpdel", -1, m_cmpdel, "8192 bpfcmpdel_delete()" },
 };

@@ -483,7 +483,7 @@ static int parse_threshold(const char *s, const struct gc_clock *c, __u64 *out)
 
 struct gc_progress {
 	bool tty;
-	__u64 buckets;
+	__u64 units;	/* the map's elements or buckets, as the sweep walks it */
 	double start;
 };
 
@@ -501,8 +501,9 @@ static void gc_progress(__u64 cursor, void *ctx)
 
 	if (!p->tty || cursor == BPFCMPDEL_SWEEP_END)
 		return;
-	fprintf(stderr, "\r%s: gc: %3.0f%% of buckets", prog,
-		100.0 * (double)cursor / (double)p->buckets);
+	/* A hash map's extra elements (one per CPU) are past max_entries. */
+	fprintf(stderr, "\r%s: gc: %3.0f%% of the map", prog,
+		cursor >= p->units ? 100.0 : 100.0 * (double)cursor / (double)p->units);
 }
 
 struct dry_run {
@@ -617,9 +618,18 @@ static int cmd_gc(int argc, char **argv)
 		return fail(EXIT_USAGE, "below: %llu does not fit a 4-byte field",
 			    (unsigned long long)threshold);
 	opts.budget = batch;
-	prog_state.buckets = 1;
-	while (prog_state.buckets < m.info.max_entries)
-		prog_state.buckets <<= 1;
+	/*
+	 * What the cursor counts: the elements of a preallocated map, whose
+	 * array bpfcmpdel_gc_sweep() walks, else buckets (max_entries
+	 * rounded up to a power of two).
+	 */
+	if ((m.info.type == BPF_MAP_TYPE_HASH && !(m.info.map_flags & BPF_F_NO_PREALLOC)) ||
+	    m.info.type == BPF_MAP_TYPE_LRU_HASH) {
+		prog_state.units = m.info.max_entries;
+	} else {
+		for (prog_state.units = 1; prog_state.units < m.info.max_entries;)
+			prog_state.units <<= 1;
+	}
 	t0 = now();
 	ret = dry ? gc_dry_run(&m, off, size, threshold, &st) :
 		    bpfcmpdel_gc_sweep(m.fd, off, size, threshold, &st, &opts);

@@ -312,11 +312,11 @@ static void gc_tally(struct bpfcmpdel_gc_stats *st, const __s32 *res, __u32 n)
  */
 #define GC_RETRIES 100
 
-/* One thread's share of a GC sweep: buckets [lo, hi). */
+/* One thread's share of a GC sweep: buckets or elements [lo, hi). */
 struct gc_range {
 	int map_fd;
 	__u32 field_offset, field_size, key_size;
-	__u64 threshold;
+	__u64 threshold, flags;
 	const struct bpfcmpdel_gc_opts *opts;
 	pthread_mutex_t *cb_lock;	/* the callbacks run one at a time */
 	__u64 lo, hi;			/* hi: BPFCMPDEL_SWEEP_END for the last */
@@ -345,7 +345,7 @@ static void *gc_sweep_range(void *arg)
 	}
 	while (cursor < r->hi) {
 		/* No call crosses into the next thread's range. */
-		BPFCMPDEL_SWEEP_OPTS(so, .flags = OPTS_GET(opts, flags, 0),
+		BPFCMPDEL_SWEEP_OPTS(so, .flags = r->flags,
 				     .tombstone = OPTS_GET(opts, tombstone, 0),
 				     .keys = keys, .max_out = GC_CHUNK,
 				     .budget = r->hi - cursor < budget ? r->hi - cursor : budget,
@@ -383,17 +383,32 @@ static void *gc_sweep_range(void *arg)
 }
 
 /*
- * Where thread @i of @n starts: the map's buckets split evenly, counted
- * as hashtab.c counts them (max_entries rounded up to a power of two).
- * The count only balances the split: the last range runs to the end.
+ * Where thread @i of @n starts: the map's elements split evenly, or its
+ * buckets, counted as hashtab.c counts them (max_entries rounded up to a
+ * power of two).  The count only balances the split: the last range runs
+ * to the end (a hash map's extra elements, one per possible CPU).
  */
-static __u64 gc_range_start(__u32 max_entries, __u32 i, __u32 n)
+static __u64 gc_range_start(__u32 max_entries, bool elems, __u32 i, __u32 n)
 {
-	__u64 buckets = 1;
+	__u64 units = 1;
 
-	while (buckets < max_entries)
-		buckets <<= 1;
-	return buckets * i / n;
+	if (elems)
+		units = max_entries;
+	while (units < max_entries)
+		units <<= 1;
+	return units * i / n;
+}
+
+/*
+ * Whether the map keeps its elements in one array, which the sweep then
+ * walks in memory order (BPFCMPDEL_F_SWEEP_ELEMS): the bucket order reads
+ * each element of a large map at a random address.  Per-CPU maps are not
+ * swept at all, so their refusal stays the kernel's.
+ */
+static bool gc_by_elems(const struct bpf_map_info *info)
+{
+	return (info->type == BPF_MAP_TYPE_HASH && !(info->map_flags & BPF_F_NO_PREALLOC)) ||
+	       info->type == BPF_MAP_TYPE_LRU_HASH;
 }
 
 int bpfcmpdel_gc_sweep(int map_fd, __u32 field_offset, __u32 field_size,
@@ -405,6 +420,8 @@ int bpfcmpdel_gc_sweep(int map_fd, __u32 field_offset, __u32 field_size,
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
 	struct gc_range *r;
+	__u64 flags;
+	bool elems;
 	int ret = 0;
 
 	if (!stats || !OPTS_VALID(opts, bpfcmpdel_gc_opts) ||
@@ -417,6 +434,10 @@ int bpfcmpdel_gc_sweep(int map_fd, __u32 field_offset, __u32 field_size,
 	ret = map_sizes(map_fd, &key_size, &value_size);
 	if (ret)
 		return libbpf_err(ret);
+	flags = OPTS_GET(opts, flags, 0);
+	elems = flags & BPFCMPDEL_F_SWEEP_ELEMS || gc_by_elems(&info);
+	if (elems)
+		flags |= BPFCMPDEL_F_SWEEP_ELEMS;
 	r = calloc(nthreads, sizeof(*r));
 	if (!r)
 		return libbpf_err(-ENOMEM);
@@ -424,10 +445,11 @@ int bpfcmpdel_gc_sweep(int map_fd, __u32 field_offset, __u32 field_size,
 		r[i] = (struct gc_range) {
 			.map_fd = map_fd, .field_offset = field_offset,
 			.field_size = field_size, .key_size = key_size,
-			.threshold = threshold, .opts = opts, .cb_lock = &cb_lock,
-			.lo = gc_range_start(info.max_entries, i, nthreads),
+			.threshold = threshold, .flags = flags, .opts = opts,
+			.cb_lock = &cb_lock,
+			.lo = gc_range_start(info.max_entries, elems, i, nthreads),
 			.hi = i + 1 < nthreads ?
-			      gc_range_start(info.max_entries, i + 1, nthreads) :
+			      gc_range_start(info.max_entries, elems, i + 1, nthreads) :
 			      BPFCMPDEL_SWEEP_END,
 		};
 	for (started = 1; started < nthreads; started++)

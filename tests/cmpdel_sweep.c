@@ -14,6 +14,7 @@ FIXTURE(sweep) {
 FIXTURE_VARIANT(sweep) {
 	enum bpf_map_type type;
 	__u32 flags;
+	__u64 walk;	/* 0: by buckets; BPFCMPDEL_F_SWEEP_ELEMS */
 };
 
 FIXTURE_VARIANT_ADD(sweep, hash) { .type = BPF_MAP_TYPE_HASH };
@@ -23,6 +24,17 @@ FIXTURE_VARIANT_ADD(sweep, hash_noprealloc) {
 FIXTURE_VARIANT_ADD(sweep, lru) { .type = BPF_MAP_TYPE_LRU_HASH };
 FIXTURE_VARIANT_ADD(sweep, lru_nocommon) {
 	.type = BPF_MAP_TYPE_LRU_HASH, .flags = BPF_F_NO_COMMON_LRU,
+};
+/* The preallocated ones again, walking the element array instead. */
+FIXTURE_VARIANT_ADD(sweep, hash_elems) {
+	.type = BPF_MAP_TYPE_HASH, .walk = BPFCMPDEL_F_SWEEP_ELEMS,
+};
+FIXTURE_VARIANT_ADD(sweep, lru_elems) {
+	.type = BPF_MAP_TYPE_LRU_HASH, .walk = BPFCMPDEL_F_SWEEP_ELEMS,
+};
+FIXTURE_VARIANT_ADD(sweep, lru_nocommon_elems) {
+	.type = BPF_MAP_TYPE_LRU_HASH, .flags = BPF_F_NO_COMMON_LRU,
+	.walk = BPFCMPDEL_F_SWEEP_ELEMS,
 };
 
 /* Element i's u64 at offset 8: even ones expired (below 100), odd live. */
@@ -125,7 +137,8 @@ TEST_F(sweep, deletes_exactly_the_expired_under_updates)
 	ASSERT_TRUE(keys && seen);
 	ASSERT_EQ(0, pthread_create(&t, NULL, sweep_updater, &u));
 	while (cursor != BPFCMPDEL_SWEEP_END) {
-		BPFCMPDEL_SWEEP_OPTS(so, .keys = keys, .max_out = self->n);
+		BPFCMPDEL_SWEEP_OPTS(so, .flags = variant->walk, .keys = keys,
+				     .max_out = self->n);
 
 		ASSERT_EQ(0, bpfcmpdel_sweep(self->fd, &cursor, 8, 8, 100, &nr, &so));
 		sweep_mark(_metadata, seen, self->n, keys, nr);
@@ -141,12 +154,12 @@ TEST_F(sweep, deletes_exactly_the_expired_under_updates)
 }
 
 /*
- * One bucket and @max_out keys a call: every element still visited once.
- * Returns the calls that left the cursor where it was (a bucket with more
- * expired than fit, visited again).
+ * One bucket (or element) and @max_out keys a call: every element still
+ * visited once.  Returns the calls that left the cursor where it was (a
+ * bucket with more expired than fit, visited again).
  */
 static __u32 sweep_in_small_steps(struct __test_metadata *_metadata, int fd, __u32 n,
-				  __u32 max_out)
+				  __u32 max_out, __u64 walk)
 {
 	unsigned char keys[3 * 16], *seen = calloc(n, 1);
 	__u64 cursor = 0, before, scanned = 0;
@@ -154,8 +167,8 @@ static __u32 sweep_in_small_steps(struct __test_metadata *_metadata, int fd, __u
 
 	ASSERT_NE(NULL, seen);
 	while (cursor != BPFCMPDEL_SWEEP_END) {
-		BPFCMPDEL_SWEEP_OPTS(so, .keys = keys, .max_out = max_out, .budget = 1,
-				     .nr_scanned = &scanned);
+		BPFCMPDEL_SWEEP_OPTS(so, .flags = walk, .keys = keys, .max_out = max_out,
+				     .budget = 1, .nr_scanned = &scanned);
 
 		before = cursor;
 		ASSERT_EQ(0, bpfcmpdel_sweep(fd, &cursor, 8, 8, 100, &nr, &so));
@@ -175,17 +188,25 @@ static __u32 sweep_in_small_steps(struct __test_metadata *_metadata, int fd, __u
 TEST_F(sweep, resumes_across_many_calls)
 {
 	REQUIRE_DEVICE();
-	sweep_in_small_steps(_metadata, self->fd, self->n, 3);
+	sweep_in_small_steps(_metadata, self->fd, self->n, 3, variant->walk);
 }
 
 /*
  * A key a call: of the ~55 buckets expected to hold two expired elements,
- * each is visited again rather than passed.
+ * each is visited again rather than passed.  The element walk takes one
+ * at a time: it never needs to.
  */
 TEST_F(sweep, revisits_a_bucket_with_more_than_fit)
 {
+	__u32 again;
+
 	REQUIRE_DEVICE();
-	EXPECT_GT(sweep_in_small_steps(_metadata, self->fd, self->n, 1), 0);
+	again = sweep_in_small_steps(_metadata, self->fd, self->n, 1, variant->walk);
+	if (variant->walk) {
+		EXPECT_EQ(0, again);
+	} else {
+		EXPECT_GT(again, 0);
+	}
 }
 
 TEST_F(sweep, tombstone_mode_and_values)
@@ -198,7 +219,7 @@ TEST_F(sweep, tombstone_mode_and_values)
 	REQUIRE_DEVICE();
 	ASSERT_TRUE(keys && seen && vals);
 	while (cursor != BPFCMPDEL_SWEEP_END) {
-		BPFCMPDEL_SWEEP_OPTS(so, .flags = BPFCMPDEL_F_TOMBSTONE,
+		BPFCMPDEL_SWEEP_OPTS(so, .flags = BPFCMPDEL_F_TOMBSTONE | variant->walk,
 				     .tombstone = ~0ULL, .keys = keys,
 				     .values = vals, .max_out = self->n);
 
@@ -233,6 +254,14 @@ TEST(sweep_bad_requests)
 	EXPECT_EQ(-EINVAL, bpfcmpdel_sweep(fd, &cursor, 0, 4, 1ULL << 40, &nr, &so));
 	so.budget = BPFCMPDEL_SWEEP_BUDGET_MAX + 1;
 	EXPECT_EQ(-E2BIG, bpfcmpdel_sweep(fd, &cursor, 8, 8, 1, &nr, &so));
+	so.budget = 0;
+	close(fd);
+	/* The element walk needs the element array of a preallocated map. */
+	fd = batch_map(BPF_MAP_TYPE_HASH, BPF_F_NO_PREALLOC, 8);
+	ASSERT_GE(fd, 0);
+	so.flags = BPFCMPDEL_F_SWEEP_ELEMS;
+	EXPECT_EQ(-EINVAL, bpfcmpdel_sweep(fd, &cursor, 8, 8, 1, &nr, &so));
+	so.flags = 0;
 	close(fd);
 	fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_HASH, "cmpdel_spc", 4, 8, 4, NULL);
 	ASSERT_GE(fd, 0);
@@ -306,12 +335,12 @@ static void gc_count_keys(const void *keys, __u32 n, void *ctx)
 }
 
 /*
- * Threads sweeping bucket ranges: each expired element deleted and reported
+ * Threads sweeping ranges of the map: each expired element deleted and reported
  * once, whatever the split (more threads than buckets leaves ranges empty);
  * the live ones stay.  Too many threads is a bad request that deletes
  * nothing.
  */
-TEST_F(sweep, gc_threads_split_the_buckets)
+TEST_F(sweep, gc_threads_split_the_map)
 {
 	static const __u32 threads[] = { 2, 3, 7, BPFCMPDEL_GC_THREADS_MAX };
 	unsigned char key[16];
@@ -354,7 +383,10 @@ TEST_F(sweep, gc_threads_split_the_buckets)
 	free(g);
 }
 
-/* Seven threads on a map of four buckets: three ranges are empty. */
+/*
+ * Seven threads on a map of four buckets: three ranges are empty.  (Not
+ * preallocated, so the pass walks buckets, not elements.)
+ */
 TEST(gc_threads_outnumber_the_buckets)
 {
 	BPFCMPDEL_GC_OPTS(opts, .threads = 7);
@@ -365,7 +397,7 @@ TEST(gc_threads_outnumber_the_buckets)
 	int fd;
 
 	REQUIRE_DEVICE();
-	fd = batch_map(BPF_MAP_TYPE_HASH, 0, 4);
+	fd = batch_map(BPF_MAP_TYPE_HASH, BPF_F_NO_PREALLOC, 4);
 	ASSERT_GE(fd, 0);
 	for (i = 0; i < 4; i++) {
 		batch_key(key, i);

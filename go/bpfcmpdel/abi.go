@@ -17,6 +17,7 @@ const (
 	flagTombstone   = 1 << 2
 	flagCPU         = 1 << 3
 	flagSweepValues = 1 << 4
+	flagSweepElems  = 1 << 5
 )
 
 // Sweep constants (BPFCMPDEL_SWEEP_*) and the batch bound.

@@ -131,6 +131,7 @@ func TestConstantsMatchHeader(t *testing.T) {
 		"BPFCMPDEL_F_TOMBSTONE":      flagTombstone,
 		"BPFCMPDEL_F_CPU":            flagCPU,
 		"BPFCMPDEL_F_SWEEP_VALUES":   flagSweepValues,
+		"BPFCMPDEL_F_SWEEP_ELEMS":    flagSweepElems,
 		"BPFCMPDEL_SWEEP_END":        SweepEnd,
 		"BPFCMPDEL_SWEEP_BUDGET":     SweepBudget,
 		"BPFCMPDEL_SWEEP_BUDGET_MAX": SweepBudgetMax,

@@ -32,8 +32,13 @@ type entry struct {
 
 func newMap(t *testing.T, typ ebpf.MapType, max uint32) *ebpf.Map {
 	t.Helper()
+	return newMapFlags(t, typ, max, 0)
+}
+
+func newMapFlags(t *testing.T, typ ebpf.MapType, max, flags uint32) *ebpf.Map {
+	t.Helper()
 	m, err := ebpf.NewMap(&ebpf.MapSpec{Type: typ, KeySize: 4, ValueSize: 16,
-		MaxEntries: max})
+		MaxEntries: max, Flags: flags})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,13 +197,16 @@ func TestDeleteBatch(t *testing.T) {
 
 func TestSweepAndSweeper(t *testing.T) {
 	requireDevice(t)
-	for _, values := range []bool{false, true} {
+	for _, c := range []struct{ values, elements bool }{
+		{false, false}, {true, false}, {false, true}, {true, true},
+	} {
+		values := c.values
 		m := newMap(t, ebpf.LRUHash, 4096)
 		for i := uint32(0); i < 1000; i++ {
 			put(t, m, i, uint64(i%2)*1000+uint64(i)) // even: below 1000
 		}
 		s := bpfcmpdel.NewSweeper(m, bpfcmpdel.SweepOptions{FieldSize: 8, Threshold: 1000,
-			Values: values, MaxOut: 64, Budget: 128})
+			Values: values, Elements: c.elements, MaxOut: 64, Budget: 128})
 		seen := map[uint32]int{}
 		for s.Next() {
 			k := binary.LittleEndian.Uint32(s.Key())
@@ -222,15 +230,20 @@ func TestSweepAndSweeper(t *testing.T) {
 }
 
 // Every deleted key reaches OnDeleted once, with one goroutine or several
-// sweeping ranges of the buckets (seven on a map of four buckets leave
-// three ranges empty).
+// sweeping ranges of the element array (preallocated maps) or of the
+// buckets (seven on a map of four buckets leave three ranges empty).
 func TestGCReportsEveryKey(t *testing.T) {
 	requireDevice(t)
-	for _, c := range []struct{ threads, maxEntries, n int }{
-		{0, 8192, 5000}, {2, 8192, 5000}, {3, 8192, 5000},
-		{bpfcmpdel.GCThreadsMax, 8192, 5000}, {7, 4, 4},
+	for _, c := range []struct {
+		threads, maxEntries, n int
+		flags                  uint32
+	}{
+		{0, 8192, 5000, 0}, {2, 8192, 5000, 0}, {3, 8192, 5000, 0},
+		{bpfcmpdel.GCThreadsMax, 8192, 5000, 0}, {7, 4, 4, 0},
+		{0, 8192, 5000, unix.BPF_F_NO_PREALLOC}, {3, 8192, 5000, unix.BPF_F_NO_PREALLOC},
+		{7, 4, 4, unix.BPF_F_NO_PREALLOC},
 	} {
-		m := newMap(t, ebpf.Hash, uint32(c.maxEntries))
+		m := newMapFlags(t, ebpf.Hash, uint32(c.maxEntries), c.flags)
 		for i := 0; i < c.n; i++ {
 			put(t, m, uint32(i), uint64(i))
 		}
@@ -245,7 +258,8 @@ func TestGCReportsEveryKey(t *testing.T) {
 			},
 		})
 		if err != nil || st.Deleted != c.n/2 || len(gone) != c.n/2 || st.Scanned < c.n {
-			t.Fatalf("%d threads: %+v, %d reported, %v", c.threads, st, len(gone), err)
+			t.Fatalf("%d threads, flags %#x: %+v, %d reported, %v", c.threads, c.flags,
+				st, len(gone), err)
 		}
 		for i := uint32(0); i < uint32(c.n); i++ {
 			if (gone[i] == 1) != (i < uint32(c.n/2)) || present(m, i) != (i >= uint32(c.n/2)) {

@@ -25,9 +25,15 @@ type SweepOptions struct {
 	TombstoneValue uint64
 	// Values: hand each deleted element's value back too.
 	Values bool
+	// Elements: walk a preallocated map's element array in memory order
+	// rather than its buckets (BPFCMPDEL_F_SWEEP_ELEMS); the cursor and
+	// Budget then count elements.  Hash maps without BPF_F_NO_PREALLOC
+	// and LRU hash maps only.  GC picks it by itself.
+	Elements bool
 	// MaxOut is the most elements one call deletes (default 4096).
 	MaxOut uint32
-	// Budget is the most buckets one call visits (0: SweepBudget).
+	// Budget is the most buckets (or elements) one call visits (0:
+	// SweepBudget).
 	Budget uint32
 }
 
@@ -83,6 +89,9 @@ func (buf *sweepBuffers) sweep(m *ebpf.Map, cursor uint64, opts SweepOptions) (S
 	if opts.Tombstone {
 		r.Flags |= flagTombstone
 		r.Tombstone = opts.TombstoneValue
+	}
+	if opts.Elements {
+		r.Flags |= flagSweepElems
 	}
 	if opts.Values {
 		buf.values = grow(buf.values, int(maxOut)*int(m.ValueSize()))
@@ -191,11 +200,11 @@ func (s *Sweeper) Scanned() int { return s.scanned }
 // GCOptions are a GC pass's: the sweep's, and a callback for the keys.
 type GCOptions struct {
 	SweepOptions
-	// Threads is how many goroutines sweep disjoint ranges of buckets
-	// (0 or 1: one, the caller's; at most GCThreadsMax), what the C
-	// library's bpfcmpdel_gc_opts.threads is.  An element never changes
-	// bucket, so each is judged by one of them.  OnDeleted is called one
-	// call at a time all the same.
+	// Threads is how many goroutines sweep disjoint ranges of elements
+	// (or buckets) (0 or 1: one, the caller's; at most GCThreadsMax),
+	// what the C library's bpfcmpdel_gc_opts.threads is.  An element
+	// never changes its slot or bucket, so each is judged by one of them.
+	// OnDeleted is called one call at a time all the same.
 	Threads int
 	// OnDeleted gets each call's deleted keys (KeySize bytes each, back
 	// to back) and values (with Values), for dependent state: NAT
@@ -215,8 +224,10 @@ const GCThreadsMax = 64
 
 // GC is a whole GC pass with the in-kernel sweep, what the C library's
 // bpfcmpdel_gc_sweep() does: every element whose field is below the
-// threshold goes, decided under its bucket's lock.  With several Threads
-// the pass fails with the first error one met, after all finished their
+// threshold goes, decided under its bucket's lock.  A preallocated map is
+// walked in the memory order of its element array (SweepOptions.Elements
+// is set for it), any other by its buckets.  With several Threads the
+// pass fails with the first error one met, after all finished their
 // ranges; the stats count all of them.
 func GC(m *ebpf.Map, opts GCOptions) (GCStats, error) {
 	n := opts.Threads
@@ -227,15 +238,16 @@ func GC(m *ebpf.Map, opts GCOptions) (GCStats, error) {
 		return GCStats{}, &Error{Op: fmt.Sprintf("gc: %d threads (at most %d)",
 			opts.Threads, GCThreadsMax), Errno: unix.EINVAL}
 	}
+	opts.Elements = opts.Elements || walksElements(m)
 	var lock sync.Mutex
 	ranges := make([]gcRange, n)
 	var wg sync.WaitGroup
 	for i := range ranges {
 		r := &ranges[i]
-		r.lo = gcRangeStart(m.MaxEntries(), i, n)
+		r.lo = gcRangeStart(m.MaxEntries(), opts.Elements, i, n)
 		r.hi = SweepEnd
 		if i+1 < n {
-			r.hi = gcRangeStart(m.MaxEntries(), i+1, n)
+			r.hi = gcRangeStart(m.MaxEntries(), opts.Elements, i+1, n)
 		}
 		if i == 0 {
 			continue
@@ -260,22 +272,42 @@ func GC(m *ebpf.Map, opts GCOptions) (GCStats, error) {
 	return st, err
 }
 
-// gcRange is one goroutine's share of a GC pass: buckets [lo, hi).
+// gcRange is one goroutine's share of a GC pass: elements or buckets
+// [lo, hi).
 type gcRange struct {
 	lo, hi uint64
 	st     GCStats
 	err    error
 }
 
-// gcRangeStart is where range i of n starts: the buckets split evenly,
-// counted as hashtab.c counts them (max_entries rounded up to a power of
-// two).  The count only balances the split: the last range runs to the end.
-func gcRangeStart(maxEntries uint32, i, n int) uint64 {
-	buckets := uint64(1)
-	for buckets < uint64(maxEntries) {
-		buckets <<= 1
+// walksElements is whether GC walks m's element array rather than its
+// buckets: the bucket order reads each element of a large map at a
+// random address.  Only a preallocated map keeps its elements in one
+// array; per-CPU maps are not swept at all, so their refusal stays the
+// kernel's.
+func walksElements(m *ebpf.Map) bool {
+	switch m.Type() {
+	case ebpf.Hash:
+		return m.Flags()&unix.BPF_F_NO_PREALLOC == 0
+	case ebpf.LRUHash:
+		return true
 	}
-	return buckets * uint64(i) / uint64(n)
+	return false
+}
+
+// gcRangeStart is where range i of n starts: the elements split evenly,
+// or the buckets, counted as hashtab.c counts them (max_entries rounded
+// up to a power of two).  The count only balances the split: the last
+// range runs to the end (a hash map's extra elements, one per CPU).
+func gcRangeStart(maxEntries uint32, elements bool, i, n int) uint64 {
+	units := uint64(1)
+	if elements {
+		units = uint64(maxEntries)
+	}
+	for units < uint64(maxEntries) {
+		units <<= 1
+	}
+	return units * uint64(i) / uint64(n)
 }
 
 func (r *gcRange) sweep(m *ebpf.Map, opts *GCOptions, lock *sync.Mutex) {

@@ -117,12 +117,12 @@ BPFCMPDEL_API int bpfcmpdel_delete_batch(int map_fd, const void *keys,
 
 struct bpfcmpdel_sweep_opts {
 	size_t sz;
-	__u64 flags;		/* BPFCMPDEL_F_TOMBSTONE */
+	__u64 flags;		/* BPFCMPDEL_F_TOMBSTONE, BPFCMPDEL_F_SWEEP_ELEMS */
 	__u64 tombstone;
 	void *keys;		/* required: room for max_out keys */
 	void *values;		/* optional: room for max_out values */
 	__u32 max_out;		/* required */
-	__u32 budget;		/* buckets per call; 0: the kernel's default */
+	__u32 budget;		/* buckets (elements) per call; 0: the kernel's default */
 	__u64 *nr_scanned;	/* optional: elements looked at, added to */
 	size_t :0;
 };
@@ -139,7 +139,8 @@ struct bpfcmpdel_sweep_opts {
 
 /*
  * bpfcmpdel_sweep() - one call of the in-kernel expiry sweep: from bucket
- * *@cursor (0 to start), delete under each bucket's lock every element
+ * (or with BPFCMPDEL_F_SWEEP_ELEMS in flags, element) *@cursor (0 to
+ * start), delete under each bucket's lock every element
  * whose unsigned @field_size (4 or 8) byte field at @field_offset is below
  * @threshold, copying their keys (and values) out.  *@nr_deleted says how
  * many; *@cursor where to go on, BPFCMPDEL_SWEEP_END when the map is done.
@@ -170,7 +171,7 @@ struct bpfcmpdel_gc_opts {
 	size_t sz;
 	__u64 flags;		/* BPFCMPDEL_F_TOMBSTONE, BPFCMPDEL_F_LOCK */
 	__u64 tombstone;
-	__u32 budget;		/* sweep: buckets per call */
+	__u32 budget;		/* sweep: elements (or buckets) per call */
 	/* sweep: called with each round's deleted keys (NAT, metrics, ...) */
 	void (*on_deleted)(const void *keys, __u32 n, void *ctx);
 	/* sweep: called after each round with the cursor reached */
@@ -198,12 +199,16 @@ struct bpfcmpdel_gc_opts {
  * lock, so no snapshot can go stale.  A handful of syscalls per pass.
  * Every deleted key reaches on_deleted, also those of a call that failed
  * after deleting; a bucket lock not taken (-EAGAIN) is retried, up to
- * 100 calls in a row.
+ * 100 calls in a row.  A preallocated map (hash without BPF_F_NO_PREALLOC,
+ * LRU hash) is walked in the memory order of its element array
+ * (BPFCMPDEL_F_SWEEP_ELEMS, added to @flags), any other by its buckets;
+ * @budget then counts elements or buckets.
  *
  * With @threads > 1 (at most BPFCMPDEL_GC_THREADS_MAX), that many threads,
- * the caller's among them, sweep disjoint ranges of buckets.  An element
- * never changes bucket (its key's hash picks it for the map's life), so
- * each is judged by one thread, as in a single-threaded pass.  The
+ * the caller's among them, sweep disjoint ranges of elements (or
+ * buckets).  An element never changes its slot of the array or its bucket
+ * (its key's hash picks it for the map's life), so each is judged by one
+ * thread, as in a single-threaded pass.  The
  * callbacks are called one at a time, from any of the threads;
  * on_progress's cursor is the one reached in the calling thread's range.
  * The pass fails with the first error a thread met, after every thread
