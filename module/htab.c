@@ -666,8 +666,13 @@ static int sweep_elems_section(struct sweep_walk *w, u32 nr, bool *progress)
 	rcu_read_lock();
 	for (; idx < end && sw->room; idx++) {
 		l = elems + (size_t)idx * elem_size;
-		/* Free slots hold stale bytes: a hint, confirmed under the lock. */
-		if (sweep_field(w, field(l, L.elem_hash_node)) >= sw->threshold)
+		/*
+		 * A hint, confirmed under the lock: a free slot holds stale
+		 * bytes, and one being reused is written as it is read (an
+		 * intended race, data_race() for KCSAN).
+		 */
+		if (data_race(sweep_field(w, field(l, L.elem_hash_node))) >=
+		    sw->threshold)
 			continue;
 		ret = sweep_elem(w, l);
 		if (ret)
