@@ -410,6 +410,7 @@ struct sweep_walk {
 	struct bpf_map *map;
 	struct cmpdel_sweep *sw;
 	u8 *buckets;
+	u32 n_buckets;
 	u32 bucket_size;
 	u32 head;	/* a bucket's chain head */
 	u32 field;	/* from an element's hash node to the swept field */
@@ -608,6 +609,27 @@ static u32 sweep_nr_elems(const struct bpf_map *map)
 }
 
 /*
+ * F_SWEEP_ELEMS, under RCU, without the lock: whether @node may be in the
+ * chain of bucket @idx, whose head is @head.  A free slot is in no chain,
+ * and a sparsely filled map's slots are mostly free, some with a stale
+ * field below any threshold: this spares them the lock.  A walk that ends
+ * in another bucket's nulls marker met an element moved meanwhile: look
+ * under the lock to be sure.  One linked after the walk passed is one
+ * inserted after the cursor passed, which the sweep may miss.
+ */
+static bool sweep_elem_maybe_linked(struct hlist_nulls_head *head,
+				    struct hlist_nulls_node *node, u32 idx)
+{
+	struct hlist_nulls_node *n;
+
+	for (n = rcu_dereference(hlist_nulls_first_rcu(head)); !is_a_nulls(n);
+	     n = rcu_dereference(hlist_nulls_next_rcu(n)))
+		if (n == node)
+			return true;
+	return get_nulls_value(n) != idx;
+}
+
+/*
  * F_SWEEP_ELEMS: element @l, whose field read below the threshold without
  * the lock, is looked for in the chain of the bucket its hash names, under
  * that bucket's lock.  Linked, its hash cannot change and it cannot leave
@@ -619,19 +641,22 @@ static int sweep_elem(struct sweep_walk *w, void *l)
 {
 	struct hlist_nulls_node *node = field(l, L.elem_hash_node), *n;
 	u32 hash = READ_ONCE(*(u32 *)field(l, L.elem_hash));
-	void *b = htab_select_bucket(w->map, hash);
+	u32 idx = hash & (w->n_buckets - 1);
+	void *b = w->buckets + (size_t)idx * w->bucket_size;
+	struct hlist_nulls_head *head = field(b, w->head);
 	void *lock = field(b, L.bucket_lock);
 	struct cmpdel_bucket_guard guard;
 	u32 taken = 0;
 	u64 seen;
 	int ret;
 
+	if (!sweep_elem_maybe_linked(head, node, idx))
+		return 0;
 	ret = bucket_enter(w->map, hash, lock, &guard);
 	if (ret)
 		return ret;
 	cmpdel_bucket_lock(lock, &guard);
-	for (n = rcu_dereference_raw(hlist_nulls_first_rcu((struct hlist_nulls_head *)
-							  field(b, w->head)));
+	for (n = rcu_dereference_raw(hlist_nulls_first_rcu(head));
 	     !is_a_nulls(n) && n != node; n = rcu_dereference_raw(hlist_nulls_next_rcu(n)))
 		;
 	if (n == node) {
@@ -705,6 +730,7 @@ static int sweep_walk_all(struct bpf_map *map, struct cmpdel_sweep *sw,
 	struct sweep_walk w = {
 		.map = map, .sw = sw,
 		.buckets = *(u8 **)field(map, L.htab_buckets),
+		.n_buckets = htab_u32(map, L.htab_n_buckets),
 		.bucket_size = L.bucket_size, .head = L.bucket_head,
 		.field = L.elem_key + round_up(map->key_size, 8) + sw->offset -
 			 L.elem_hash_node,

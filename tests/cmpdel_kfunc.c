@@ -487,32 +487,39 @@ TEST(kfunc_sweep_reports_every_key_it_deletes)
 	kfunc_bpf__destroy(skel);
 }
 
-/* Tombstone mode on an LRU map, the default budget: one call does it all. */
+/*
+ * Tombstone mode on an LRU map, the default budget: one call does it all,
+ * walking buckets or (F_SWEEP_ELEMS) the element array.
+ */
 TEST(kfunc_sweep_tombstone_lru)
 {
+	const __u64 walks[] = { 0, BPFCMPDEL_F_SWEEP_ELEMS };
 	struct bpfcmpdel_ksweep req = {
-		.flags = BPFCMPDEL_F_TOMBSTONE, .tombstone = ~0ULL,
-		.threshold = 6, .field_size = 8,
+		.tombstone = ~0ULL, .threshold = 6, .field_size = 8,
 	};
 	struct kfunc_bpf *skel;
-	__u32 key, i;
+	__u32 key, i, w;
 
 	REQUIRE_KFUNCS();
 	skel = kfunc_bpf__open_and_load();
 	ASSERT_NE(NULL, skel);
-	for (key = 1; key <= 10; key++)
-		ASSERT_EQ(0, kf_put(skel, KF_LRU, key, key, 0));
-	kf_sweep_set(skel, KF_LRU, &req, KF_OUT_MAX);
-	ASSERT_EQ(0, kf_run(skel, KF_SYSCALL));
-	EXPECT_EQ(BPFCMPDEL_SWEEP_END, kf_swept(skel)->cursor);
-	ASSERT_EQ(5, kf_swept(skel)->nr_deleted);
-	EXPECT_EQ(10, kf_swept(skel)->nr_scanned);
-	for (i = 0; i < 5; i++) {
-		key = kf_out_key(skel, i);
-		EXPECT_TRUE(key >= 1 && key <= 5) TH_LOG("key %u", key);
+	for (w = 0; w < ARRAY_SIZE(walks); w++) {
+		for (key = 1; key <= 10; key++)
+			ASSERT_EQ(0, kf_put(skel, KF_LRU, key, key, 0));
+		req.flags = BPFCMPDEL_F_TOMBSTONE | walks[w];
+		kf_sweep_set(skel, KF_LRU, &req, KF_OUT_MAX);
+		ASSERT_EQ(0, kf_run(skel, KF_SYSCALL));
+		EXPECT_EQ(BPFCMPDEL_SWEEP_END, kf_swept(skel)->cursor);
+		ASSERT_EQ(5, kf_swept(skel)->nr_deleted);
+		/* Elements, or every slot of the array. */
+		EXPECT_EQ(walks[w] ? KF_MAX_ENTRIES : 10, kf_swept(skel)->nr_scanned);
+		for (i = 0; i < 5; i++) {
+			key = kf_out_key(skel, i);
+			EXPECT_TRUE(key >= 1 && key <= 5) TH_LOG("key %u", key);
+		}
+		for (key = 1; key <= 10; key++)
+			EXPECT_EQ(key > 5, kf_has(skel, KF_LRU, key)) TH_LOG("key %u", key);
 	}
-	for (key = 1; key <= 10; key++)
-		EXPECT_EQ(key > 5, kf_has(skel, KF_LRU, key)) TH_LOG("key %u", key);
 	kfunc_bpf__destroy(skel);
 }
 
