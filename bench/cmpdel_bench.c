@@ -215,20 +215,29 @@ static int m_batch64(struct ctx *c) { return cmpdel_batch(c, 64); }
 static int m_batch1024(struct ctx *c) { return cmpdel_batch(c, 1024); }
 static int m_batch4096(struct ctx *c) { return cmpdel_batch(c, 4096); }
 
-static int m_sweep(struct ctx *c)
+/* The map swept in bucket order: how many went, or -errno. */
+static long sweep_buckets(struct ctx *c)
 {
 	static __u32 out[4096];
 	BPFCMPDEL_SWEEP_OPTS(so, .keys = out, .max_out = 4096,
 			     .budget = BPFCMPDEL_SWEEP_BUDGET_MAX);
 	__u64 cursor = 0;
-	__u32 nr, total = 0;
+	__u32 nr;
+	long total = 0;
 
 	while (cursor != BPFCMPDEL_SWEEP_END) {
 		if (bpfcmpdel_sweep(c->fd, &cursor, 0, 8, LIVE, &nr, &so))
 			return -errno;
 		total += nr;
 	}
-	return total == c->k ? 0 : -EIO;
+	return total;
+}
+
+static int m_sweep(struct ctx *c)
+{
+	long n = sweep_buckets(c);
+
+	return n < 0 ? n : n == c->k ? 0 : -EIO;
 }
 
 struct method {
@@ -533,18 +542,9 @@ static int gc_go(struct ctx *c, const char *go, int which, double *ms)
  */
 static int gc_buckets(struct ctx *c)
 {
-	static __u32 keys[4096];
-	BPFCMPDEL_SWEEP_OPTS(so, .keys = keys, .max_out = 4096,
-			     .budget = BPFCMPDEL_SWEEP_BUDGET_MAX);
-	__u64 cursor = 0;
-	__u32 nr, deleted = 0;
+	long n = sweep_buckets(c);
 
-	while (cursor != BPFCMPDEL_SWEEP_END) {
-		if (bpfcmpdel_sweep(c->fd, &cursor, 0, 8, LIVE, &nr, &so))
-			return -errno;
-		deleted += nr;
-	}
-	return deleted == c->expired ? 0 : -EIO;
+	return n < 0 ? n : n == c->expired ? 0 : -EIO;
 }
 
 static int gc_c(struct ctx *c, int which)
