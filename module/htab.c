@@ -11,6 +11,7 @@
 #include <linux/moduleparam.h>
 #include <linux/rculist_nulls.h>
 #include <linux/percpu_counter.h>
+#include <linux/poison.h>
 #include <linux/sched.h>
 #include <linux/string.h>
 #include <asm/cmpxchg.h>
@@ -646,11 +647,20 @@ static int sweep_elem(struct sweep_walk *w, void *l)
 	struct hlist_nulls_head *head = field(b, w->head);
 	void *lock = field(b, L.bucket_lock);
 	struct cmpdel_bucket_guard guard;
+	struct hlist_nulls_node **pprev;
 	u32 taken = 0;
 	u64 seen;
 	int ret;
 
-	if (!sweep_elem_maybe_linked(head, node, idx))
+	/*
+	 * An unlinked node's pprev is LIST_POISON2, or NULL if it never was
+	 * linked (the array starts zeroed): most free slots of a sparse LRU
+	 * map, passed without a look at any chain.  A preallocated hash
+	 * keeps its free list there instead; the chain tells.
+	 */
+	pprev = data_race(READ_ONCE(node->pprev));
+	if (!pprev || pprev == LIST_POISON2 ||
+	    !sweep_elem_maybe_linked(head, node, idx))
 		return 0;
 	ret = bucket_enter(w->map, hash, lock, &guard);
 	if (ret)

@@ -122,7 +122,8 @@ build_debug_kernel() {	# build_debug_kernel LINE FLAVOUR
 # with a longer fuzz and stress run; on the faults kernel then the
 # fault-injection walk and the leak checks.
 guest_cmd() {	# guest_cmd FLAVOUR
-	local cmd="FUZZ_ITERATIONS=${DEBUG_FUZZ_ITERATIONS:-100000} STRESS_SECONDS=60 guest-tests.sh"
+	# KASAN, lockdep or KCSAN under TCG: the suite alone outruns 600 s.
+	local cmd="BIN_TIMEOUT=3600 FUZZ_ITERATIONS=${DEBUG_FUZZ_ITERATIONS:-100000} STRESS_SECONDS=60 guest-tests.sh"
 
 	if [[ -n ${SOAK:-} ]]; then
 		echo "DURATION=$SOAK guest-tests.sh soak"

@@ -47,7 +47,20 @@ static void batch_sizes(struct __test_metadata *_metadata, enum bpf_map_type typ
 	free(results);
 }
 
-TEST(batch_of_one_many_and_past_a_chunk)
+/* Fifteen maps' worth: a debug kernel needs more than the default 30 s. */
+FIXTURE(batch_sizes) {
+	int unused;
+};
+
+FIXTURE_SETUP(batch_sizes)
+{
+}
+
+FIXTURE_TEARDOWN(batch_sizes)
+{
+}
+
+TEST_F_TIMEOUT(batch_sizes, one_many_and_past_a_chunk, 600)
 {
 	static const __u32 sizes[] = { 1, 200, 256, 257, 3000 };
 	__u32 i;

@@ -91,13 +91,16 @@ func raceDatapath(t *testing.T, pass gcPass) (deleted, lost int) {
 	var wg sync.WaitGroup
 	var runErr error
 	wg.Add(1)
-	go func() { // each flow seen every 5th tick
+	// Each flow is seen every 10th tick and has expired 2 ticks after:
+	// expired most of the time, so that even a pass many ticks long (a
+	// debug kernel's) finds some, and refreshed often enough to race it.
+	go func() {
 		defer wg.Done()
 		pkt := make([]byte, packetSize)
 		for atomic.LoadInt32(&stop) == 0 {
 			now := atomic.AddUint64(&tick, 1)
 			for f := uint32(0); f < ctFlows; f++ {
-				if (uint64(f)+now)%5 != 0 {
+				if (uint64(f)+now)%10 != 0 {
 					continue
 				}
 				copy(pkt[16:], flowKey(f))
@@ -112,8 +115,8 @@ func raceDatapath(t *testing.T, pass gcPass) (deleted, lost int) {
 	var maxThreshold uint64
 	passes := 0
 	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); passes++ {
-		// Flows not seen for 3 ticks have expired.
-		threshold := atomic.LoadUint64(&tick)*10 + ctTTL - 30
+		// Flows not seen for 2 ticks have expired.
+		threshold := atomic.LoadUint64(&tick)*10 + ctTTL - 20
 		if threshold > maxThreshold {
 			maxThreshold = threshold
 		}

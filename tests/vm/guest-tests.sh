@@ -5,8 +5,9 @@
 # status; the host (tests/tap-check.awk) holds each to its TAP plan.
 # shellcheck disable=SC2317 # the checks are called through tap()
 
-# A hung binary is killed long before the VM's own timeout.
-BIN_TIMEOUT=600
+# A hung binary is killed long before the VM's own timeout (a debug
+# kernel's guest, whose suite runs for longer, sets more).
+BIN_TIMEOUT=${BIN_TIMEOUT:-600}
 
 n=0
 tap() {	# tap NAME COMMAND...: status 77 and $skip_why make a skip
