@@ -223,8 +223,13 @@ static int gc_prog_load(struct ctsim *s, enum ctsim_gc gc)
 	mine = gc_prog_of(s->gc_skel, gc);
 	bpf_object__for_each_program(prog, s->gc_skel->obj)
 		bpf_program__set_autoload(prog, prog == mine);
+	/* Where no kfunc takes a map (6.1), a handle names it. */
+	s->gc_skel->rodata->gc_by_handle = gc != CTSIM_GC_BPF_DELETE &&
+					   !strstr(ctsim_why, " delete ");
 	err = bpf_map__reuse_fd(s->gc_skel->maps.ct_lru, s->map_fd) ?:
 	      ct_gc_bpf__load(s->gc_skel);
+	if (!err && s->gc_skel->rodata->gc_by_handle)
+		err = bpfcmpdel_handle_new(s->map_fd, &s->gc_skel->bss->ct_handle);
 	if (err) {
 		fprintf(stderr, "ctsim: loading ct_gc.bpf.o: %s\n", strerror(-err));
 		return err;
@@ -427,6 +432,8 @@ int ctsim_run(enum ctsim_gc gc, const struct ctsim_config *cfg,
 	}
 out:
 	free(s.revive);
+	if (s.gc_skel && s.gc_skel->bss->ct_handle)
+		bpfcmpdel_handle_free(s.gc_skel->bss->ct_handle);
 	ct_gc_bpf__destroy(s.gc_skel);
 	ct_bpf__destroy(s.skel);
 	return ret;

@@ -150,6 +150,33 @@ static int cmpdel_ioctl(unsigned long cmd, void *req)
 	return 0;
 }
 
+int bpfcmpdel_handle_new(int map_fd, __u32 *handle)
+{
+	struct bpfcmpdel_handle_req req = {
+		.size = sizeof(req), .map_fd = map_fd,
+	};
+	int ret;
+
+	if (map_fd < 0)
+		return libbpf_err(-EBADF);
+	if (!handle)
+		return libbpf_err(-EINVAL);
+	ret = cmpdel_ioctl(BPFCMPDEL_IOC_HANDLE_NEW, &req);
+	if (ret)
+		return libbpf_err(ret);
+	*handle = req.handle;
+	return 0;
+}
+
+int bpfcmpdel_handle_free(__u32 handle)
+{
+	struct bpfcmpdel_handle_req req = {
+		.size = sizeof(req), .handle = handle,
+	};
+
+	return libbpf_err(cmpdel_ioctl(BPFCMPDEL_IOC_HANDLE_FREE, &req));
+}
+
 /* The single-element request both the delete and the swap send. */
 static int single_req(unsigned long cmd, int map_fd, const void *key,
 		      const void *expected, __u32 offset, __u32 size,

@@ -199,3 +199,71 @@ out:
 	btf_reader_free(&r);
 	return ret;
 }
+
+#ifdef CMPDEL_KFUNC_IDS_AT_LOAD
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t len = strlen(s), slen = strlen(suffix);
+
+	return len >= slen && !strcmp(s + len - slen, suffix);
+}
+
+/*
+ * A kfunc's BTF as the kernel reads it: five parameters, pointers but for
+ * the sizes (__sz) and the handle, which are u32.  The ids of BTF made
+ * against another kernel's vmlinux point at that kernel's types and fail.
+ */
+static bool btf_kfunc_proto_ok(const struct btf_reader *r, u32 id)
+{
+	const struct btf_type *func = btf_type(r, id), *proto, *t;
+	const struct btf_param *p;
+	const char *name;
+	u32 i;
+
+	proto = func ? btf_type(r, func->type) : NULL;
+	if (!proto || BTF_INFO_KIND(proto->info) != BTF_KIND_FUNC_PROTO ||
+	    BTF_READER_VLEN(proto->info) != 5)
+		return false;
+	p = (const struct btf_param *)(proto + 1);
+	for (i = 0; i < 5; i++) {
+		name = btf_str(r, p[i].name_off);
+		t = btf_skip_modifiers(r, p[i].type);
+		if (!t)
+			return false;
+		if (ends_with(name, "__sz") || !strcmp(name, "handle")) {
+			if (BTF_INFO_KIND(t->info) != BTF_KIND_INT || t->size != sizeof(u32))
+				return false;
+		} else if (BTF_INFO_KIND(t->info) != BTF_KIND_PTR) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * The BTF ids of the kfuncs @names in the module's own BTF (@blob, split
+ * on the running kernel's), for kernels whose headers leave the module's
+ * .BTF_ids unresolved: -ENOENT if one is missing, -EINVAL if one does
+ * not read as a kfunc against this kernel's BTF.
+ */
+int cmpdel_btf_module_kfuncs(const void *blob, size_t size,
+			     const char *const names[], u32 ids[], int n)
+{
+	struct btf_reader base = {}, mod = {};
+	int i, ret;
+
+	ret = btf_reader_init(&base, cmpdel_kdata.btf_start,
+			      cmpdel_kdata.btf_end - cmpdel_kdata.btf_start) ?:
+	      btf_reader_init_split(&mod, blob, size, &base);
+	for (i = 0; !ret && i < n; i++) {
+		ids[i] = btf_find_func(&mod, names[i]);
+		if (!ids[i])
+			ret = -ENOENT;
+		else if (!btf_kfunc_proto_ok(&mod, ids[i]))
+			ret = -EINVAL;
+	}
+	btf_reader_free(&mod);
+	btf_reader_free(&base);
+	return ret;
+}
+#endif

@@ -14,15 +14,42 @@
 
 #include "btf_reader.h"
 
+/* Split BTF goes on where its base ends, in strings as in type ids. */
 const char *btf_str(const struct btf_reader *r, u32 off)
 {
+	if (r->base) {
+		if (off < r->base->str_len)
+			return btf_str(r->base, off);
+		off -= r->base->str_len;
+	}
 	/* btf_reader_init() made sure the section ends with a NUL. */
 	return off < r->str_len ? r->strs + off : "";
 }
 
 const struct btf_type *btf_type(const struct btf_reader *r, u32 id)
 {
+	if (r->base) {
+		if (id < r->base->nr_types)
+			return btf_type(r->base, id);
+		id -= r->base->nr_types - 1;
+	}
 	return id && id < r->nr_types ? r->types[id] : NULL;
+}
+
+/* The id of the FUNC @name among @r's own types (not its base's), or 0. */
+u32 btf_find_func(const struct btf_reader *r, const char *name)
+{
+	u32 first = r->base ? r->base->nr_types - 1 : 0;
+	const struct btf_type *t;
+	u32 i;
+
+	for (i = 1; i < r->nr_types; i++) {
+		t = r->types[i];
+		if (BTF_INFO_KIND(t->info) == BTF_KIND_FUNC &&
+		    !strcmp(btf_str(r, t->name_off), name))
+			return first + i;
+	}
+	return 0;
 }
 
 bool btf_type_is_composite(const struct btf_type *t)
@@ -134,7 +161,7 @@ int btf_reader_init(struct btf_reader *r, const void *blob, size_t size)
 	    (hdr->hdr_len + hdr->type_off) % sizeof(u32) ||
 	    !btf_section_ok(hdr, size, hdr->type_off, hdr->type_len) ||
 	    !btf_section_ok(hdr, size, hdr->str_off, hdr->str_len)) {
-		pr_err("BTF: vmlinux BTF has an unexpected header\n");
+		pr_err("BTF: unexpected header\n");
 		return -EINVAL;
 	}
 	strs = (const char *)blob + hdr->hdr_len + hdr->str_off;
@@ -147,6 +174,16 @@ int btf_reader_init(struct btf_reader *r, const void *blob, size_t size)
 	r->str_len = hdr->str_len;
 	return btf_index_types(r, (const u8 *)blob + hdr->hdr_len + hdr->type_off,
 			       hdr->type_len);
+}
+
+int btf_reader_init_split(struct btf_reader *r, const void *blob, size_t size,
+			  const struct btf_reader *base)
+{
+	int ret = btf_reader_init(r, blob, size);
+
+	if (!ret)
+		r->base = base;
+	return ret;
 }
 
 void btf_reader_free(struct btf_reader *r)

@@ -5,6 +5,7 @@
  *   request.c each request's copy-in, checks, security hook and run
  *   batch.c   the chunked runs of batches and sweeps
  *   map.c     fd -> map, permissions, supported types
+ *   handle.c  map handles: a u32 naming a map to a kfunc
  *   stats.c   the counters operators read
  *   htab.c    bucket lock, compare, unlink, free: the only code that
  *             touches hash table internals
@@ -85,36 +86,41 @@ ssize_t cmpdel_call_targets_show(char *buf);
 extern const struct attribute_group *cmpdel_attr_groups[];
 
 /*
- * kfunc.c: the BPF programs' front, built only when Kbuild gives the
- * module BTF of its own and the kernel's kfuncs take maps (see Kbuild);
- * otherwise the reason there is none.
+ * kfunc.c: the BPF programs' front, built where the kernel keeps BTF for
+ * modules (see Kbuild); otherwise the reason there is none.
  */
 #ifdef CMPDEL_HAVE_KFUNCS
+#include "compat/kfunc.h"
+
 void cmpdel_kfuncs_register(void);
 ssize_t cmpdel_kfuncs_show(char *buf);
 /* Called by BPF programs only, as uapi/bpfcmpdel/kfuncs.bpf.h declares them. */
+#ifdef CMPDEL_KFUNC_MAP_ARGS
 int bpfcmpdel_delete(struct bpf_map *map__map, void *key, u32 key__sz,
 		     void *req, u32 req__sz);
 int bpfcmpdel_update(struct bpf_map *map__map, void *key, u32 key__sz,
 		     void *req, u32 req__sz);
 int bpfcmpdel_sweep(struct bpf_map *map__map, void *req, u32 req__sz,
 		    void *keys, u32 keys__sz);
+#endif
+int bpfcmpdel_handle_delete(u32 handle, void *key, u32 key__sz, void *req,
+			    u32 req__sz);
+int bpfcmpdel_handle_update(u32 handle, void *key, u32 key__sz, void *req,
+			    u32 req__sz);
+int bpfcmpdel_handle_sweep(u32 handle, void *req, u32 req__sz, void *keys,
+			   u32 keys__sz);
+#ifdef CMPDEL_KFUNC_IDS_AT_LOAD
+int cmpdel_btf_module_kfuncs(const void *blob, size_t size,
+			     const char *const names[], u32 ids[], int n);
+#endif
 #else
 static inline void cmpdel_kfuncs_register(void)
 {
 }
 
-#ifdef CMPDEL_HAVE_MODULE_BTF
-#define CMPDEL_KFUNCS_WHY \
-	"unavailable: this kernel's kfuncs cannot take a map (Linux 6.9 or later)"
-#else
-#define CMPDEL_KFUNCS_WHY \
-	"unavailable: built without BTF of its own (no vmlinux beside the kernel headers)"
-#endif
-
 static inline ssize_t cmpdel_kfuncs_show(char *buf)
 {
-	return sysfs_emit(buf, "%s\n", CMPDEL_KFUNCS_WHY);
+	return sysfs_emit(buf, "unavailable: the kernel keeps no BTF for modules\n");
 }
 #endif
 
@@ -191,6 +197,13 @@ int cmpdel_htab_prog_sweep(struct bpf_map *map, struct cmpdel_sweep *sw);
 long cmpdel_request_single(void __user *ureq, bool swap);
 long cmpdel_request_batch(void __user *ureq);
 long cmpdel_request_sweep(void __user *ureq);
+long cmpdel_request_handle(struct file *file, void __user *ureq, bool free);
+
+/* handle.c: map handles, for the kfuncs that take one. */
+int cmpdel_handle_new(struct file *owner, struct bpf_map *map, u32 *id);
+int cmpdel_handle_free(struct file *owner, u32 id);
+void cmpdel_handles_release(struct file *owner);
+struct bpf_map *cmpdel_handle_map(u32 id);
 
 /* batch.c: the runs of checked batch and sweep requests. */
 struct bpfcmpdel_batch_req;

@@ -3,11 +3,13 @@
  * The kfuncs: BPFCMPDEL_IOC_DELETE, BPFCMPDEL_IOC_UPDATE and
  * BPFCMPDEL_IOC_SWEEP called from a BPF program (bpfcmpdel/kfuncs.bpf.h),
  * the second front beside request.c, onto the same map checks and
- * hash-map operations.  The program names the map itself, so where the
- * ioctl resolves an fd and asks the security modules, a kfunc checks what
- * the verifier's helper rules would (map.c); and its request and output
- * are in the program's memory, which the verifier proved readable and
- * writable for their sizes, so nothing is copied.
+ * hash-map operations.  The program names the map itself (6.9+: a map
+ * argument the verifier vouches for) or by a handle (handle.c, every
+ * kernel), so where the ioctl resolves an fd and asks the security
+ * modules, a kfunc checks what the verifier's helper rules would (map.c);
+ * and its request and output are in the program's memory, which the
+ * verifier proved readable and writable for their sizes, so nothing is
+ * copied.
  */
 #include <linux/bpf.h>
 #include <linux/btf.h>
@@ -15,12 +17,13 @@
 #include <linux/cpumask.h>
 #include <linux/kernel.h>
 #include <linux/module.h>
+#include <linux/rcupdate.h>
+#include <linux/sort.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
 
 #include <bpfcmpdel/ioctl.h>
 
-#include "compat/kfunc.h"
 #include "cmpdel.h"
 #include "stats.h"
 
@@ -84,6 +87,7 @@ static int kreq_op(const struct bpf_map *map, const u8 *req, u32 req_sz,
 	return 0;
 }
 
+/* A map's kfunc call, once the map is named. */
 static int kfunc_run(struct bpf_map *map, void *key, u32 key_sz, void *req,
 		     u32 req_sz, bool swap)
 {
@@ -155,8 +159,54 @@ static int ksweep_run(struct bpf_map *map, struct bpfcmpdel_ksweep *req,
 	return ret;
 }
 
+/*
+ * The map a handle names stays valid until the RCU read section ends; a
+ * sleepable program is not in one of its own.
+ */
+static int handle_run(u32 handle, void *key, u32 key_sz, void *req,
+		      u32 req_sz, bool swap)
+{
+	struct bpf_map *map;
+	int ret;
+
+	rcu_read_lock();
+	map = cmpdel_handle_map(handle);
+	ret = map ? kfunc_run(map, key, key_sz, req, req_sz, swap) : -EBADF;
+	rcu_read_unlock();
+	return ret;
+}
+
+static int handle_sweep_run(u32 handle, void *req, u32 req_sz, void *keys,
+			    u32 keys_sz)
+{
+	struct bpf_map *map;
+	int ret;
+
+	rcu_read_lock();
+	map = cmpdel_handle_map(handle);
+	ret = map ? ksweep_run(map, req, req_sz, keys, keys_sz) : -EBADF;
+	rcu_read_unlock();
+	return ret;
+}
+
+/* What a kfunc counts: its call, then its result as the ioctl's would. */
+static int kfunc_single_done(int ret, bool swap)
+{
+	cmpdel_stat_single(ret, swap);
+	return ret;
+}
+
+static int kfunc_sweep_done(int ret)
+{
+	/* What went is counted already; a result counts only if refused. */
+	if (ret)
+		cmpdel_stat_result(ret);
+	return ret;
+}
+
 __bpf_kfunc_start_defs();
 
+#ifdef CMPDEL_KFUNC_MAP_ARGS
 /**
  * bpfcmpdel_delete() - delete @key's element if its value still matches
  * @map__map: a hash map of the program's (&map), or one the verifier
@@ -172,12 +222,9 @@ __bpf_kfunc_start_defs();
 __bpf_kfunc int bpfcmpdel_delete(struct bpf_map *map__map, void *key,
 				 u32 key__sz, void *req, u32 req__sz)
 {
-	int ret;
-
 	cmpdel_stat_add(CMPDEL_STAT_REQ_KFUNC_DELETE, 1);
-	ret = kfunc_run(map__map, key, key__sz, req, req__sz, false);
-	cmpdel_stat_single(ret, false);
-	return ret;
+	return kfunc_single_done(kfunc_run(map__map, key, key__sz, req, req__sz,
+					   false), false);
 }
 
 /**
@@ -194,12 +241,9 @@ __bpf_kfunc int bpfcmpdel_delete(struct bpf_map *map__map, void *key,
 __bpf_kfunc int bpfcmpdel_update(struct bpf_map *map__map, void *key,
 				 u32 key__sz, void *req, u32 req__sz)
 {
-	int ret;
-
 	cmpdel_stat_add(CMPDEL_STAT_REQ_KFUNC_UPDATE, 1);
-	ret = kfunc_run(map__map, key, key__sz, req, req__sz, true);
-	cmpdel_stat_single(ret, true);
-	return ret;
+	return kfunc_single_done(kfunc_run(map__map, key, key__sz, req, req__sz,
+					   true), true);
 }
 
 /**
@@ -219,27 +263,157 @@ __bpf_kfunc int bpfcmpdel_update(struct bpf_map *map__map, void *key,
 __bpf_kfunc int bpfcmpdel_sweep(struct bpf_map *map__map, void *req,
 				u32 req__sz, void *keys, u32 keys__sz)
 {
-	int ret;
-
 	cmpdel_stat_add(CMPDEL_STAT_REQ_KFUNC_SWEEP, 1);
-	ret = ksweep_run(map__map, req, req__sz, keys, keys__sz);
-	/* What went is counted already; a result counts only if refused. */
-	if (ret)
-		cmpdel_stat_result(ret);
-	return ret;
+	return kfunc_sweep_done(ksweep_run(map__map, req, req__sz, keys,
+					   keys__sz));
+}
+#endif
+
+/**
+ * bpfcmpdel_handle_delete() - bpfcmpdel_delete() on the map @handle names
+ * @handle: from BPFCMPDEL_IOC_HANDLE_NEW
+ * @key: as bpfcmpdel_delete()
+ * @key__sz: as bpfcmpdel_delete()
+ * @req: as bpfcmpdel_delete()
+ * @req__sz: as bpfcmpdel_delete()
+ *
+ * Return: as bpfcmpdel_delete(), and -EBADF if @handle names no map.
+ */
+__bpf_kfunc int bpfcmpdel_handle_delete(u32 handle, void *key, u32 key__sz,
+					void *req, u32 req__sz)
+{
+	cmpdel_stat_add(CMPDEL_STAT_REQ_KFUNC_DELETE, 1);
+	return kfunc_single_done(handle_run(handle, key, key__sz, req, req__sz,
+					    false), false);
+}
+
+/**
+ * bpfcmpdel_handle_update() - bpfcmpdel_update() on the map @handle names
+ * @handle: from BPFCMPDEL_IOC_HANDLE_NEW
+ * @key: as bpfcmpdel_update()
+ * @key__sz: as bpfcmpdel_update()
+ * @req: as bpfcmpdel_update()
+ * @req__sz: as bpfcmpdel_update()
+ *
+ * Return: as bpfcmpdel_update(), and -EBADF if @handle names no map.
+ */
+__bpf_kfunc int bpfcmpdel_handle_update(u32 handle, void *key, u32 key__sz,
+					void *req, u32 req__sz)
+{
+	cmpdel_stat_add(CMPDEL_STAT_REQ_KFUNC_UPDATE, 1);
+	return kfunc_single_done(handle_run(handle, key, key__sz, req, req__sz,
+					    true), true);
+}
+
+/**
+ * bpfcmpdel_handle_sweep() - bpfcmpdel_sweep() on the map @handle names
+ * @handle: from BPFCMPDEL_IOC_HANDLE_NEW
+ * @req: as bpfcmpdel_sweep()
+ * @req__sz: as bpfcmpdel_sweep()
+ * @keys: as bpfcmpdel_sweep()
+ * @keys__sz: as bpfcmpdel_sweep()
+ *
+ * Return: as bpfcmpdel_sweep(), and -EBADF if @handle names no map.
+ */
+__bpf_kfunc int bpfcmpdel_handle_sweep(u32 handle, void *req, u32 req__sz,
+				       void *keys, u32 keys__sz)
+{
+	cmpdel_stat_add(CMPDEL_STAT_REQ_KFUNC_SWEEP, 1);
+	return kfunc_sweep_done(handle_sweep_run(handle, req, req__sz, keys,
+						 keys__sz));
 }
 
 __bpf_kfunc_end_defs();
 
-BTF_KFUNCS_START(cmpdel_kfunc_ids)
+/* Their names, as sysfs lists them after the prefix, in the set's order. */
+static const char *const cmpdel_kfunc_names[] = {
+#ifdef CMPDEL_KFUNC_MAP_ARGS
+	"bpfcmpdel_delete",
+	"bpfcmpdel_update",
+	"bpfcmpdel_sweep",
+#endif
+	"bpfcmpdel_handle_delete",
+	"bpfcmpdel_handle_update",
+	"bpfcmpdel_handle_sweep",
+};
+
+#define CMPDEL_NR_KFUNCS ARRAY_SIZE(cmpdel_kfunc_names)
+
+/* Why the set is not there (ids at load only). */
+static const char *cmpdel_kfuncs_why;
+
+#ifndef CMPDEL_KFUNC_IDS_AT_LOAD
+/* Kbuild's resolve_btfids fills in the ids (vmlinux beside the headers). */
+CMPDEL_KFUNCS_START(cmpdel_kfunc_ids)
+#ifdef CMPDEL_KFUNC_MAP_ARGS
 BTF_ID_FLAGS(func, bpfcmpdel_delete, CMPDEL_KF_FLAGS)
 BTF_ID_FLAGS(func, bpfcmpdel_update, CMPDEL_KF_FLAGS)
 BTF_ID_FLAGS(func, bpfcmpdel_sweep, CMPDEL_KF_FLAGS)
-BTF_KFUNCS_END(cmpdel_kfunc_ids)
+#endif
+BTF_ID_FLAGS(func, bpfcmpdel_handle_delete, CMPDEL_KF_FLAGS)
+BTF_ID_FLAGS(func, bpfcmpdel_handle_update, CMPDEL_KF_FLAGS)
+BTF_ID_FLAGS(func, bpfcmpdel_handle_sweep, CMPDEL_KF_FLAGS)
+CMPDEL_KFUNCS_END(cmpdel_kfunc_ids)
 
-static const struct btf_kfunc_id_set cmpdel_kfunc_set = {
+static struct btf_id_set8 *cmpdel_kfunc_set8(void)
+{
+	return &cmpdel_kfunc_ids;
+}
+#else
+/*
+ * No resolve_btfids at build time (6.1's headers ship neither it nor
+ * vmlinux; the module's BTF came from pahole against the kernel's): the
+ * set is filled in at load from the module's own BTF, which the Makefile
+ * has loaded with the module (else the kernel frees it before init), and
+ * the kernel bsearches it as given, so it is sorted.  The words are a
+ * struct btf_id_set8 with its pairs.
+ */
+static u32 cmpdel_kfunc_words[2 + 2 * CMPDEL_NR_KFUNCS] __aligned(8);
+
+static int cmp_pair(const void *a, const void *b)
+{
+	const u32 *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+static struct btf_id_set8 *cmpdel_kfunc_set8(void)
+{
+	struct btf_id_set8 *set = (void *)cmpdel_kfunc_words;
+	u32 ids[CMPDEL_NR_KFUNCS];
+	int i, ret;
+
+	if (!THIS_MODULE->btf_data_size) {
+		cmpdel_kfuncs_why = "built without BTF of its own (docs/kfuncs.md)";
+		return NULL;
+	}
+	/* Not loaded with the module: the kernel has freed it already. */
+	if (!within_module((unsigned long)THIS_MODULE->btf_data, THIS_MODULE) ||
+	    !within_module((unsigned long)THIS_MODULE->btf_data +
+			   THIS_MODULE->btf_data_size - 1, THIS_MODULE)) {
+		cmpdel_kfuncs_why = "its BTF is not loaded with it (docs/kfuncs.md)";
+		return NULL;
+	}
+	ret = cmpdel_btf_module_kfuncs(THIS_MODULE->btf_data,
+				       THIS_MODULE->btf_data_size,
+				       cmpdel_kfunc_names, ids, CMPDEL_NR_KFUNCS);
+	if (ret) {
+		cmpdel_kfuncs_why = "the module's BTF was not made against this kernel's";
+		return NULL;
+	}
+	set->cnt = CMPDEL_NR_KFUNCS;
+	set->flags = CMPDEL_SET8_FLAGS;
+	for (i = 0; i < CMPDEL_NR_KFUNCS; i++) {
+		set->pairs[i].id = ids[i];
+		set->pairs[i].flags = CMPDEL_KF_FLAGS;
+	}
+	sort(set->pairs, set->cnt, sizeof(set->pairs[0]), cmp_pair, NULL);
+	return set;
+}
+#endif
+
+static struct btf_kfunc_id_set cmpdel_kfunc_set = {
 	.owner	= THIS_MODULE,
-	.set	= &cmpdel_kfunc_ids,
 };
 
 /*
@@ -268,6 +442,9 @@ void cmpdel_kfuncs_register(void)
 {
 	int i;
 
+	cmpdel_kfunc_set.set = cmpdel_kfunc_set8();
+	if (!cmpdel_kfunc_set.set)
+		return;
 	for (i = 0; i < ARRAY_SIZE(cmpdel_kfunc_prog_types); i++) {
 		cmpdel_kfuncs_error = register_btf_kfunc_id_set(cmpdel_kfunc_prog_types[i],
 								&cmpdel_kfunc_set);
@@ -281,8 +458,17 @@ void cmpdel_kfuncs_register(void)
 
 ssize_t cmpdel_kfuncs_show(char *buf)
 {
+	ssize_t len;
+	int i;
+
+	if (!cmpdel_kfunc_set.set)
+		return sysfs_emit(buf, "unavailable: %s\n", cmpdel_kfuncs_why);
 	if (cmpdel_kfuncs_error)
 		return sysfs_emit(buf, "unavailable: registration failed (%d)\n",
 				  cmpdel_kfuncs_error);
-	return sysfs_emit(buf, "available: delete update sweep\n");
+	len = sysfs_emit(buf, "available:");
+	for (i = 0; i < CMPDEL_NR_KFUNCS; i++)
+		len += sysfs_emit_at(buf, len, " %s",
+				     cmpdel_kfunc_names[i] + strlen("bpfcmpdel_"));
+	return len + sysfs_emit_at(buf, len, "\n");
 }

@@ -43,12 +43,28 @@ static long cmpdel_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		if (_IOC_DIR(cmd) != _IOC_DIR(BPFCMPDEL_IOC_SWEEP))
 			break;
 		return cmpdel_request_sweep(uarg);
+	case _IOC_NR(BPFCMPDEL_IOC_HANDLE_NEW):
+		if (_IOC_DIR(cmd) != _IOC_DIR(BPFCMPDEL_IOC_HANDLE_NEW))
+			break;
+		return cmpdel_request_handle(file, uarg, false);
+	case _IOC_NR(BPFCMPDEL_IOC_HANDLE_FREE):
+		if (_IOC_DIR(cmd) != _IOC_DIR(BPFCMPDEL_IOC_HANDLE_FREE))
+			break;
+		return cmpdel_request_handle(file, uarg, true);
 	}
 	return -ENOTTY;
 }
 
+/* The map handles this file made go with it (handle.c). */
+static int cmpdel_release(struct inode *inode, struct file *file)
+{
+	cmpdel_handles_release(file);
+	return 0;
+}
+
 static const struct file_operations cmpdel_fops = {
 	.owner		= THIS_MODULE,
+	.release	= cmpdel_release,
 	.unlocked_ioctl	= cmpdel_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,

@@ -318,3 +318,55 @@ long cmpdel_request_sweep(void __user *arg)
 		cmpdel_stat_result(ret);
 	return sweep_put_outputs(ureq, &req) ?: ret;
 }
+
+/*
+ * BPFCMPDEL_IOC_HANDLE_NEW: the map checked as for a request that may
+ * change any of its elements, then a handle owned by @file.  A handle the
+ * caller cannot be told of is freed again: none is left behind unknown.
+ */
+static int request_handle_new(struct file *file,
+			      struct bpfcmpdel_handle_req __user *ureq,
+			      const struct bpfcmpdel_handle_req *req)
+{
+	struct cmpdel_map_ref ref;
+	union bpf_attr attr;
+	u32 id;
+	int ret;
+
+	if (req->handle)
+		return -EINVAL;
+	memset(&attr, 0, sizeof(attr));
+	attr.map_fd = req->map_fd;
+	attr.flags = BPF_EXIST;
+	ret = cmpdel_security_bpf(BPF_MAP_UPDATE_ELEM, &attr,
+				  offsetofend(union bpf_attr, flags)) ?:
+	      cmpdel_map_get(req->map_fd, &ref);
+	if (ret)
+		return ret;
+	ret = cmpdel_map_prog_check(ref.map) ?:
+	      cmpdel_handle_new(file, ref.map, &id);
+	cmpdel_map_put(&ref);
+	if (ret)
+		return ret;
+	if (put_user(id, &ureq->handle)) {
+		cmpdel_handle_free(file, id);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+/* BPFCMPDEL_IOC_HANDLE_NEW, and with @free BPFCMPDEL_IOC_HANDLE_FREE. */
+long cmpdel_request_handle(struct file *file, void __user *arg, bool free)
+{
+	struct bpfcmpdel_handle_req req;
+	int ret;
+
+	ret = copy_struct(&req, sizeof(req), arg, BPFCMPDEL_HANDLE_SIZE_VER0);
+	if (ret)
+		return ret;
+	if (req.flags)
+		return -EINVAL;
+	if (free)
+		return cmpdel_handle_free(file, req.handle);
+	return request_handle_new(file, arg, &req);
+}

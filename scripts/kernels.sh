@@ -477,7 +477,7 @@ kernel_dkms_build() {
 	local kver=${1:?kernel_dkms_build KVER SOURCETREE DKMSTREE}
 	local src=${2:?kernel_dkms_build KVER SOURCETREE DKMSTREE}
 	local tree=${3:?kernel_dkms_build KVER SOURCETREE DKMSTREE}
-	local conf name ver link run=() rc=0 ko KERNELS_SUITE KERNELS_CHROOT
+	local conf name ver link run=() rc=0 ko image KERNELS_SUITE KERNELS_CHROOT
 
 	KERNELS_SUITE=$(_kernels_build_root "$kver") || {
 		_kernels_msg "no headers for $kver in $KERNELS_CACHE (kernel_provision first)"
@@ -521,6 +521,12 @@ kernel_dkms_build() {
 			_kernels_msg "dkms add failed"
 			return 1
 		}
+	fi
+	# As on a host with that kernel installed: DKMS reads its BTF from
+	# /boot/vmlinuz-KVER where the headers give none (module/btf-base.sh).
+	image=$(_kernels_image_dir "$kver")/boot/vmlinuz-$kver
+	if [[ -r $image && ! -e $KERNELS_CHROOT/boot/vmlinuz-$kver ]]; then
+		install -D -m 644 "$image" "$KERNELS_CHROOT/boot/vmlinuz-$kver" || return 1
 	fi
 	# Always a fresh build: the sources may have changed since the last one.
 	rm -rf "${tree:?}/$name/$ver/$kver" "${tree:?}/$name/$ver/build"

@@ -82,8 +82,11 @@ pkg_step() {
 	fi
 }
 
+# As on a host running that kernel, whose image DKMS reads the BTF from
+# for the module's own (module/btf-base.sh; /sys is the chroot's host's).
 installs_with_headers() {	# installs_with_headers KVER
-	apt_install openssl pkgconf "linux-headers-$1" &&
+	install -D -m 644 "$(kernel_image "$1")" "$run/boot/vmlinuz-$1" &&
+		apt_install openssl pkgconf "linux-headers-$1" &&
 		apt_install "$pkgs"/bpfcmpdel-dkms_*_all.deb "$pkgs"/libbpfcmpdel0_*.deb \
 			"$pkgs"/libbpfcmpdel-dev_*.deb "$pkgs"/bpfcmpdel_*_amd64.deb &&
 		dkms_installed_for "$1"

@@ -38,8 +38,10 @@ static bool kernel_at_least(int major, int minor)
 }
 
 /*
- * Present exactly when the kernel took the module's BTF and its kfuncs
- * can take a map (6.9+: __map arguments); else unavailable, saying why.
+ * Present exactly when the kernel took the module's BTF: the handle
+ * kfuncs on every kernel, and those taking a map where the verifier can
+ * vouch for one (6.9+: __map arguments); else unavailable, saying why.
+ * make check builds the module with BTF on every kernel it boots.
  */
 TEST(kfuncs_registered_where_module_has_btf)
 {
@@ -48,10 +50,12 @@ TEST(kfuncs_registered_where_module_has_btf)
 	REQUIRE_DEVICE();
 	ASSERT_TRUE(kfuncs_state(state, sizeof(state)));
 	TH_LOG("kfuncs: %s", state);
-	if (access(MODULE_BTF, F_OK) || !kernel_at_least(6, 9)) {
-		EXPECT_EQ(0, strncmp(state, "unavailable: ", 13));
+	ASSERT_EQ(0, access(MODULE_BTF, F_OK)) TH_LOG("no module BTF: %s", state);
+	if (kernel_at_least(6, 9)) {
+		EXPECT_STREQ("available: delete update sweep handle_delete handle_update handle_sweep",
+			     state);
 	} else {
-		EXPECT_STREQ("available: delete update sweep", state);
+		EXPECT_STREQ("available: handle_delete handle_update handle_sweep", state);
 	}
 }
 
@@ -62,6 +66,22 @@ TEST(kfuncs_registered_where_module_has_btf)
 		if (!kfuncs_state(state_, sizeof(state_)) ||		\
 		    strncmp(state_, "available", 9))			\
 			SKIP(return, "kfuncs %s", state_);		\
+	} while (0)
+
+/* The kfuncs that take a map exist (6.9+), not only those taking handles. */
+static bool kfuncs_take_maps(void)
+{
+	char state[256];
+
+	return kfuncs_state(state, sizeof(state)) && strstr(state, " delete ");
+}
+
+#define REQUIRE_MAP_KFUNCS()						\
+	do {								\
+		REQUIRE_KFUNCS();					\
+		if (!kfuncs_take_maps())				\
+			SKIP(return, "no kfunc takes a map before Linux 6.9: "	\
+			     "by handle, the kfunc_* tests above");	\
 	} while (0)
 
 /* One call's request, as a test writes it; see struct bpfcmpdel_kreq. */
@@ -139,6 +159,16 @@ static int kf_map_fd(struct kfunc_bpf *skel, enum kf_map map)
 	return bpf_map__fd(maps[map]);
 }
 
+static __u32 kf_map_id(struct kfunc_bpf *skel, enum kf_map map)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(kf_map_fd(skel, map), &info, &len))
+		return 0;
+	return info.id;
+}
+
 static int kf_put(struct kfunc_bpf *skel, enum kf_map map, __u32 key,
 		  __u64 lifetime, __u64 created)
 {
@@ -182,6 +212,72 @@ static __u32 kf_out_key(struct kfunc_bpf *skel, __u32 i)
 	return key;
 }
 
+/* The device fd that made the open skeleton's handles, if it has them. */
+static int kf_dev = -1;
+/* Each map's handle's making: 0, or the refusal of that map. */
+static int kf_handle_err[NR_KF_MAPS];
+
+/*
+ * tests/bpf/kfunc.bpf.c loaded to name its maps @by_handle (with a
+ * handle for each, where the module gives one) or as helpers do.
+ */
+static struct kfunc_bpf *kf_open_as(bool by_handle)
+{
+	struct bpfcmpdel_handle_req req;
+	struct kfunc_bpf *skel;
+	int i;
+
+	skel = kfunc_bpf__open();
+	if (!skel)
+		return NULL;
+	skel->rodata->kf_by_handle = by_handle;
+	if (kfunc_bpf__load(skel))
+		goto fail;
+	if (!by_handle)
+		return skel;
+	kf_dev = open(BPFCMPDEL_DEVICE, O_RDWR | O_CLOEXEC);
+	if (kf_dev < 0)
+		goto fail;
+	for (i = 0; i < NR_KF_MAPS; i++) {
+		req = (struct bpfcmpdel_handle_req){
+			.size = sizeof(req), .map_fd = kf_map_fd(skel, i),
+		};
+		kf_handle_err[i] = ioctl(kf_dev, BPFCMPDEL_IOC_HANDLE_NEW, &req) ? -errno : 0;
+		skel->bss->kf_handles[i] = req.handle;
+	}
+	return skel;
+fail:
+	kfunc_bpf__destroy(skel);
+	return NULL;
+}
+
+/* By map where the kfuncs take one, else by handle (6.1). */
+static struct kfunc_bpf *kf_open(void)
+{
+	return kf_open_as(!kfuncs_take_maps());
+}
+
+/* Closing the device fd frees the handles. */
+static void kf_destroy(struct kfunc_bpf *skel)
+{
+	if (kf_dev >= 0)
+		close(kf_dev);
+	kf_dev = -1;
+	kfunc_bpf__destroy(skel);
+}
+
+/*
+ * What a call on @map returns where the module refuses that map with
+ * @err: @err from the kfunc; by handle, @err from the handle's making,
+ * and then the call names no map (-EBADF).
+ */
+static int kf_refused(struct kfunc_bpf *skel, enum kf_map map, int err)
+{
+	if (!skel->rodata->kf_by_handle)
+		return err;
+	return kf_handle_err[map] == err ? -EBADF : kf_handle_err[map];
+}
+
 #define KF_WORD(w) .size = 8, .expected = &(__u64){ w }, .expected_len = 8
 
 TEST(kfunc_delete_results_as_the_ioctl)
@@ -191,7 +287,7 @@ TEST(kfunc_delete_results_as_the_ioctl)
 	__u64 calls;
 
 	REQUIRE_KFUNCS();
-	skel = kfunc_bpf__open_and_load();
+	skel = kf_open();
 	ASSERT_NE(NULL, skel);
 	calls = stat_of("kfunc_delete");
 	ASSERT_EQ(0, kf_put(skel, KF_HASH, 1, 10, 0));
@@ -225,7 +321,7 @@ TEST(kfunc_delete_results_as_the_ioctl)
 
 	/* Each delete above is counted, as an ioctl's would be. */
 	EXPECT_EQ(calls + 6, stat_of("kfunc_delete"));
-	kfunc_bpf__destroy(skel);
+	kf_destroy(skel);
 }
 
 /* Every bad request is refused and changes nothing. */
@@ -234,7 +330,7 @@ TEST(kfunc_bad_requests_change_nothing)
 	struct kfunc_bpf *skel;
 
 	REQUIRE_KFUNCS();
-	skel = kfunc_bpf__open_and_load();
+	skel = kf_open();
 	ASSERT_NE(NULL, skel);
 	ASSERT_EQ(0, kf_put(skel, KF_HASH, 1, 10, 0));
 
@@ -270,17 +366,17 @@ TEST(kfunc_bad_requests_change_nothing)
 
 	/* Not a hash map; a map the program may not write. */
 	kf_set(skel, KF_ARRAY, KF_DELETE, 1, &(struct kf_req){ KF_WORD(0) });
-	EXPECT_EQ(-EOPNOTSUPP, kf_run(skel, KF_SYSCALL));
+	EXPECT_EQ(kf_refused(skel, KF_ARRAY, -EOPNOTSUPP), kf_run(skel, KF_SYSCALL));
 	ASSERT_EQ(0, kf_put(skel, KF_RDONLY, 1, 10, 0));
 	kf_set(skel, KF_RDONLY, KF_DELETE, 1, &(struct kf_req){ KF_WORD(10) });
-	EXPECT_EQ(-EPERM, kf_run(skel, KF_SYSCALL));
+	EXPECT_EQ(kf_refused(skel, KF_RDONLY, -EPERM), kf_run(skel, KF_SYSCALL));
 	EXPECT_TRUE(kf_has(skel, KF_RDONLY, 1));
 
 	/* Padding that is zero: the request as a C struct carries it. */
 	kf_set(skel, KF_HASH, KF_DELETE, 1, &(struct kf_req){ KF_WORD(10),
 		.pad = 8 });
 	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
-	kfunc_bpf__destroy(skel);
+	kf_destroy(skel);
 }
 
 TEST(kfunc_update_swaps_as_the_ioctl)
@@ -294,7 +390,7 @@ TEST(kfunc_update_swaps_as_the_ioctl)
 	} lv = { 4, 0, 0 };
 
 	REQUIRE_KFUNCS();
-	skel = kfunc_bpf__open_and_load();
+	skel = kf_open();
 	ASSERT_NE(NULL, skel);
 	ASSERT_EQ(0, kf_put(skel, KF_HASH, 1, 10, 0));
 
@@ -314,18 +410,21 @@ TEST(kfunc_update_swaps_as_the_ioctl)
 		.value = &(__u64){ 11 } });
 	EXPECT_EQ(-ENOENT, kf_run(skel, KF_SYSCALL));
 
-	/* F_LOCK: under the value's bpf_spin_lock. */
+	/*
+	 * F_LOCK: under the value's bpf_spin_lock; from tc, as 6.1 lets no
+	 * syscall program use such a map (tests/bpf/kfunc.bpf.c).
+	 */
 	ASSERT_EQ(0, bpf_map_update_elem(kf_map_fd(skel, KF_LOCKED), &key, &lv, BPF_ANY));
 	kf_set(skel, KF_LOCKED, KF_UPDATE, 1, &(struct kf_req){
 		.flags = BPFCMPDEL_F_LOCK, KF_WORD(4), .value = &(__u64){ 5 } });
-	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
+	EXPECT_EQ(0, kf_run(skel, KF_TC));
 	ASSERT_EQ(0, bpf_map_lookup_elem(kf_map_fd(skel, KF_LOCKED), &key, &lv));
 	EXPECT_EQ(5, lv.lifetime);
 	kf_set(skel, KF_LOCKED, KF_DELETE, 1, &(struct kf_req){
 		.flags = BPFCMPDEL_F_LOCK, KF_WORD(5) });
-	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
+	EXPECT_EQ(0, kf_run(skel, KF_TC));
 	EXPECT_FALSE(kf_has(skel, KF_LOCKED, 1));
-	kfunc_bpf__destroy(skel);
+	kf_destroy(skel);
 }
 
 TEST(kfunc_lru_and_percpu_maps)
@@ -338,7 +437,7 @@ TEST(kfunc_lru_and_percpu_maps)
 
 	REQUIRE_KFUNCS();
 	ASSERT_LE(ncpus * sizeof(*pv), KF_REQ_MAX - sizeof(struct bpfcmpdel_kreq));
-	skel = kfunc_bpf__open_and_load();
+	skel = kf_open();
 	ASSERT_NE(NULL, skel);
 
 	ASSERT_EQ(0, kf_put(skel, KF_LRU, 1, 10, 0));
@@ -372,7 +471,7 @@ TEST(kfunc_lru_and_percpu_maps)
 	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
 	EXPECT_FALSE(kf_has(skel, KF_PERCPU, 1));
 	free(pv);
-	kfunc_bpf__destroy(skel);
+	kf_destroy(skel);
 }
 
 /* The packet paths: XDP and tc programs call them as a syscall one does. */
@@ -381,7 +480,7 @@ TEST(kfunc_from_xdp_and_tc)
 	struct kfunc_bpf *skel;
 
 	REQUIRE_KFUNCS();
-	skel = kfunc_bpf__open_and_load();
+	skel = kf_open();
 	ASSERT_NE(NULL, skel);
 	ASSERT_EQ(0, kf_put(skel, KF_LRU, 1, 10, 0));
 	ASSERT_EQ(0, kf_put(skel, KF_HASH, 2, 20, 0));
@@ -397,7 +496,7 @@ TEST(kfunc_from_xdp_and_tc)
 	EXPECT_EQ(0, kf_run(skel, KF_TC));
 	EXPECT_FALSE(kf_has(skel, KF_LRU, 1));
 	EXPECT_FALSE(kf_has(skel, KF_HASH, 2));
-	kfunc_bpf__destroy(skel);
+	kf_destroy(skel);
 }
 
 /* A bucket lock not taken: -EAGAIN, nothing changed, in every mode. */
@@ -408,7 +507,7 @@ TEST(kfunc_lock_not_taken_is_eagain)
 	int ret;
 
 	REQUIRE_KFUNCS();
-	skel = kfunc_bpf__open_and_load();
+	skel = kf_open();
 	ASSERT_NE(NULL, skel);
 	ASSERT_EQ(0, kf_put(skel, KF_HASH, 1, 10, 0));
 	ASSERT_EQ(0, lock_fail_after(0));
@@ -438,7 +537,7 @@ TEST(kfunc_lock_not_taken_is_eagain)
 	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
 	EXPECT_EQ(1, kf_swept(skel)->nr_deleted);
 	EXPECT_FALSE(kf_has(skel, KF_HASH, 1));
-	kfunc_bpf__destroy(skel);
+	kf_destroy(skel);
 }
 
 /*
@@ -458,7 +557,7 @@ TEST(kfunc_sweep_reports_every_key_it_deletes)
 	struct kfunc_bpf *skel;
 
 	REQUIRE_KFUNCS();
-	skel = kfunc_bpf__open_and_load();
+	skel = kf_open();
 	ASSERT_NE(NULL, skel);
 	for (key = 1; key <= 40; key++)
 		ASSERT_EQ(0, kf_put(skel, KF_HASH, key, key, 0));
@@ -484,7 +583,7 @@ TEST(kfunc_sweep_reports_every_key_it_deletes)
 		EXPECT_TRUE(kf_has(skel, KF_HASH, key)) TH_LOG("key %u", key);
 	EXPECT_EQ(calls + rounds, stat_of("kfunc_sweep"));
 	EXPECT_EQ(deleted + 20, stat_of("deleted"));
-	kfunc_bpf__destroy(skel);
+	kf_destroy(skel);
 }
 
 /*
@@ -501,7 +600,7 @@ TEST(kfunc_sweep_tombstone_lru)
 	__u32 key, i, w;
 
 	REQUIRE_KFUNCS();
-	skel = kfunc_bpf__open_and_load();
+	skel = kf_open();
 	ASSERT_NE(NULL, skel);
 	for (w = 0; w < ARRAY_SIZE(walks); w++) {
 		for (key = 1; key <= 10; key++)
@@ -520,7 +619,7 @@ TEST(kfunc_sweep_tombstone_lru)
 		for (key = 1; key <= 10; key++)
 			EXPECT_EQ(key > 5, kf_has(skel, KF_LRU, key)) TH_LOG("key %u", key);
 	}
-	kfunc_bpf__destroy(skel);
+	kf_destroy(skel);
 }
 
 /* Every bad sweep is refused and deletes nothing; its request is left as is. */
@@ -541,7 +640,7 @@ TEST(kfunc_sweep_bad_requests_change_nothing)
 	} while (0)
 
 	REQUIRE_KFUNCS();
-	skel = kfunc_bpf__open_and_load();
+	skel = kf_open();
 	ASSERT_NE(NULL, skel);
 	for (key = 1; key <= 4; key++)
 		ASSERT_EQ(0, kf_put(skel, KF_HASH, key, key, 0));
@@ -561,8 +660,8 @@ TEST(kfunc_sweep_bad_requests_change_nothing)
 	KF_BAD_SWEEP(KF_HASH, -EINVAL, sizeof(key) - 1);
 	/* Per-CPU values; not a hash map; a map the program may not write. */
 	KF_BAD_SWEEP(KF_PERCPU, -EINVAL, KF_OUT_MAX);
-	KF_BAD_SWEEP(KF_ARRAY, -EOPNOTSUPP, KF_OUT_MAX);
-	KF_BAD_SWEEP(KF_RDONLY, -EPERM, KF_OUT_MAX);
+	KF_BAD_SWEEP(KF_ARRAY, kf_refused(skel, KF_ARRAY, -EOPNOTSUPP), KF_OUT_MAX);
+	KF_BAD_SWEEP(KF_RDONLY, kf_refused(skel, KF_RDONLY, -EPERM), KF_OUT_MAX);
 	/* A request shorter than the struct, or longer with more than zeros. */
 	kf_sweep_set(skel, KF_HASH, &good, KF_OUT_MAX);
 	skel->bss->call.req_size = sizeof(good) - 1;
@@ -586,8 +685,147 @@ TEST(kfunc_sweep_bad_requests_change_nothing)
 	skel->bss->call.req_size = sizeof(good) + 8;
 	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
 	EXPECT_EQ(4, kf_swept(skel)->nr_deleted);
-	kfunc_bpf__destroy(skel);
+	kf_destroy(skel);
 #undef KF_BAD_SWEEP
+}
+
+/* BPFCMPDEL_IOC_HANDLE_NEW or _FREE on @dev: 0 or -errno; @handle in/out. */
+static int handle_ioctl(int dev, unsigned long cmd, int map_fd, __u32 *handle,
+			__u32 flags)
+{
+	struct bpfcmpdel_handle_req req = {
+		.size = sizeof(req), .map_fd = map_fd, .handle = *handle,
+		.flags = flags,
+	};
+
+	if (ioctl(dev, cmd, &req))
+		return -errno;
+	*handle = req.handle;
+	return 0;
+}
+
+/*
+ * On every kernel: a handle names its map to the kfuncs until it is
+ * freed or its device fd is closed, and then names nothing, and never
+ * the next map; only its maker frees it; making one checks the map as a
+ * request does, and a bad request makes none.
+ */
+TEST(kfunc_handles_name_maps_until_freed)
+{
+	struct kfunc_bpf *skel;
+	__u32 h, again, none = 0;
+	int other, ro, i;
+
+	REQUIRE_KFUNCS();
+	skel = kf_open_as(true);
+	ASSERT_NE(NULL, skel);
+	h = skel->bss->kf_handles[KF_HASH];
+	EXPECT_EQ(0, kf_handle_err[KF_HASH]);
+	EXPECT_NE(0, h);
+	EXPECT_NE(h, skel->bss->kf_handles[KF_LRU]);
+	EXPECT_EQ(-EOPNOTSUPP, kf_handle_err[KF_ARRAY]);
+	EXPECT_EQ(-EPERM, kf_handle_err[KF_RDONLY]);
+
+	/* Each kfunc on the map its handle names, from each program. */
+	ASSERT_EQ(0, kf_put(skel, KF_HASH, 1, 10, 0));
+	ASSERT_EQ(0, kf_put(skel, KF_HASH, 2, 10, 0));
+	kf_set(skel, KF_HASH, KF_UPDATE, 1, &(struct kf_req){ KF_WORD(10),
+		.value = &(__u64){ 3 } });
+	EXPECT_EQ(0, kf_run(skel, KF_XDP));
+	kf_set(skel, KF_HASH, KF_DELETE, 1, &(struct kf_req){ KF_WORD(3) });
+	EXPECT_EQ(0, kf_run(skel, KF_TC));
+	EXPECT_FALSE(kf_has(skel, KF_HASH, 1));
+
+	/* Another file cannot free it; its maker can, once. */
+	other = open(BPFCMPDEL_DEVICE, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, other);
+	EXPECT_EQ(-ENOENT, handle_ioctl(other, BPFCMPDEL_IOC_HANDLE_FREE, -1, &h, 0));
+	EXPECT_EQ(0, handle_ioctl(kf_dev, BPFCMPDEL_IOC_HANDLE_FREE, -1, &h, 0));
+	EXPECT_EQ(-ENOENT, handle_ioctl(kf_dev, BPFCMPDEL_IOC_HANDLE_FREE, -1, &h, 0));
+	kf_set(skel, KF_HASH, KF_DELETE, 2, &(struct kf_req){ KF_WORD(10) });
+	EXPECT_EQ(-EBADF, kf_run(skel, KF_SYSCALL));
+	EXPECT_TRUE(kf_has(skel, KF_HASH, 2));
+	/* The slot's next handle is another number: the old one stays dead. */
+	again = 0;
+	ASSERT_EQ(0, handle_ioctl(other, BPFCMPDEL_IOC_HANDLE_NEW,
+				  kf_map_fd(skel, KF_LRU), &again, 0));
+	EXPECT_NE(h, again);
+	EXPECT_EQ(h % BPFCMPDEL_HANDLES_MAX, again % BPFCMPDEL_HANDLES_MAX);
+	EXPECT_EQ(-EBADF, kf_run(skel, KF_SYSCALL));
+
+	/* Bad requests make nothing. */
+	EXPECT_EQ(-EINVAL, handle_ioctl(other, BPFCMPDEL_IOC_HANDLE_NEW,
+					kf_map_fd(skel, KF_HASH), &none, 1));
+	again = 1;
+	EXPECT_EQ(-EINVAL, handle_ioctl(other, BPFCMPDEL_IOC_HANDLE_NEW,
+					kf_map_fd(skel, KF_HASH), &again, 0));
+	EXPECT_EQ(-EINVAL, handle_ioctl(other, BPFCMPDEL_IOC_HANDLE_NEW, other, &none, 0));
+	EXPECT_EQ(-EBADF, handle_ioctl(other, BPFCMPDEL_IOC_HANDLE_NEW, 999, &none, 0));
+	ro = bpf_map_get_fd_by_id_opts(kf_map_id(skel, KF_HASH),
+				       &(struct bpf_get_fd_by_id_opts){
+					.sz = sizeof(struct bpf_get_fd_by_id_opts),
+					.open_flags = BPF_F_RDONLY });
+	ASSERT_LE(0, ro);
+	EXPECT_EQ(-EPERM, handle_ioctl(other, BPFCMPDEL_IOC_HANDLE_NEW, ro, &none, 0));
+	close(ro);
+	EXPECT_EQ(0, none);
+
+	/* The table is full at BPFCMPDEL_HANDLES_MAX, and empties on close. */
+	for (i = 0; i < BPFCMPDEL_HANDLES_MAX; i++) {
+		again = 0;
+		if (handle_ioctl(other, BPFCMPDEL_IOC_HANDLE_NEW,
+				 kf_map_fd(skel, KF_HASH), &again, 0))
+			break;
+	}
+	EXPECT_EQ(-ENOSPC, handle_ioctl(other, BPFCMPDEL_IOC_HANDLE_NEW,
+					kf_map_fd(skel, KF_HASH), &none, 0));
+	close(other);
+	h = 0;
+	EXPECT_EQ(0, handle_ioctl(kf_dev, BPFCMPDEL_IOC_HANDLE_NEW,
+				  kf_map_fd(skel, KF_HASH), &h, 0));
+	skel->bss->kf_handles[KF_HASH] = h;
+	EXPECT_EQ(0, kf_run(skel, KF_SYSCALL));
+	EXPECT_FALSE(kf_has(skel, KF_HASH, 2));
+
+	/* Closing the maker's fd frees its handles. */
+	close(kf_dev);
+	kf_dev = -1;
+	ASSERT_EQ(0, kf_put(skel, KF_HASH, 2, 10, 0));
+	EXPECT_EQ(-EBADF, kf_run(skel, KF_SYSCALL));
+	EXPECT_TRUE(kf_has(skel, KF_HASH, 2));
+	kf_destroy(skel);
+}
+
+/* A handle holds its map after every fd of it is closed, until freed. */
+TEST(kfunc_handle_holds_its_map)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info), h = 0;
+	int dev, fd, i, still = -1;
+
+	REQUIRE_KFUNCS();
+	dev = open(BPFCMPDEL_DEVICE, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, dev);
+	fd = create_u32_hash(0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, bpf_obj_get_info_by_fd(fd, &info, &len));
+	ASSERT_EQ(0, handle_ioctl(dev, BPFCMPDEL_IOC_HANDLE_NEW, fd, &h, 0));
+	close(fd);
+	fd = bpf_map_get_fd_by_id(info.id);
+	EXPECT_LE(0, fd);
+	if (fd >= 0)
+		close(fd);
+	close(dev);
+	/* Dropped after a grace period, freed from a work item after that. */
+	for (i = 0; i < 200; i++) {
+		still = bpf_map_get_fd_by_id(info.id);
+		if (still < 0)
+			break;
+		close(still);
+		usleep(10000);
+	}
+	EXPECT_GT(0, still);
+	EXPECT_EQ(ENOENT, errno);
 }
 
 static long module_refcnt(void)
@@ -647,7 +885,11 @@ TEST(kfunc_program_holds_the_module)
 	REQUIRE_KFUNCS();
 	before = settled_refcnt();
 	ASSERT_LE(0, before);
-	skel = kfunc_bpf__open_and_load();
+	/* Loaded alone: the device fd that makes handles holds it too. */
+	skel = kfunc_bpf__open();
+	ASSERT_NE(NULL, skel);
+	skel->rodata->kf_by_handle = !kfuncs_take_maps();
+	ASSERT_EQ(0, kfunc_bpf__load(skel));
 	ASSERT_NE(NULL, skel);
 	held = module_refcnt();
 	EXPECT_LT(before, held);
@@ -694,7 +936,7 @@ TEST(kfunc_iterator_cleaner)
 	__u32 i, deleted = 0, pass;
 	int fd;
 
-	REQUIRE_KFUNCS();
+	REQUIRE_MAP_KFUNCS();
 	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "cmpdel_ctit", sizeof(k),
 			    sizeof(e), 4096, NULL);
 	ASSERT_LE(0, fd);
@@ -784,7 +1026,7 @@ TEST(kfunc_verifier_refuses_bad_calls)
 	static char log[1 << 16];
 	size_t i;
 
-	REQUIRE_KFUNCS();
+	REQUIRE_MAP_KFUNCS();
 	EXPECT_EQ(0, kfunc_bad_load("kf_good", log, sizeof(log))) TH_LOG("%s", log_tail(log));
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		EXPECT_NE(0, kfunc_bad_load(bad[i], log, sizeof(log))) TH_LOG("%s", bad[i]);
@@ -804,7 +1046,7 @@ TEST(kfunc_reentered_under_a_bucket_lock)
 	__u32 key = 1, other = 5;
 	int fd, ret;
 
-	REQUIRE_KFUNCS();
+	REQUIRE_MAP_KFUNCS();
 	skel = kfunc_reenter_bpf__open_and_load();
 	/* libbpf's answer when the kernel has no such function to attach to. */
 	if (!skel && errno == ESRCH)
@@ -879,7 +1121,7 @@ TEST(kfunc_crosswise_on_two_cpus)
 	__u32 key = 0;
 	int i, ret;
 
-	REQUIRE_KFUNCS();
+	REQUIRE_MAP_KFUNCS();
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		SKIP(return, "one CPU: nothing runs crosswise");
 	skel = kfunc_cross_bpf__open_and_load();
@@ -942,7 +1184,7 @@ TEST(kfunc_from_a_timer_callback)
 	__u32 key = 1;
 	int i;
 
-	REQUIRE_KFUNCS();
+	REQUIRE_MAP_KFUNCS();
 	verifier_log[0] = '\0';
 	old = libbpf_set_print(capture_libbpf_log);
 	skel = kfunc_timer_bpf__open_and_load();

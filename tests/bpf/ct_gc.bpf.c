@@ -20,6 +20,13 @@
 
 CT_LRU_MAP(ct_lru);
 
+/*
+ * Set before load where no kfunc takes a map (6.1): the kfunc GCs name
+ * ct_lru by @ct_handle, which the loader made for it.
+ */
+const volatile bool gc_by_handle;
+__u32 ct_handle;
+
 SEC("syscall")
 int gc_map_delete(struct ct_gc_args *args)
 {
@@ -34,9 +41,15 @@ int gc_kfunc_tombstone(struct ct_gc_args *args)
 {
 	struct ct_key key = args->key;
 
-	args->result = bpfcmpdel_delete_u64(&ct_lru, &key, sizeof(key), 0,
-					    args->lifetime, BPFCMPDEL_F_TOMBSTONE,
-					    args->tombstone);
+	if (gc_by_handle)
+		args->result = bpfcmpdel_handle_delete_u64(ct_handle, &key, sizeof(key), 0,
+							   args->lifetime,
+							   BPFCMPDEL_F_TOMBSTONE,
+							   args->tombstone);
+	else
+		args->result = bpfcmpdel_delete_u64(&ct_lru, &key, sizeof(key), 0,
+						    args->lifetime, BPFCMPDEL_F_TOMBSTONE,
+						    args->tombstone);
 	return 0;
 }
 
@@ -62,8 +75,12 @@ int gc_kfunc_sweep(struct ct_sweep_args *args)
 		.budget = BPFCMPDEL_KSWEEP_BUDGET_MAX,
 	};
 
-	args->result = bpfcmpdel_sweep((struct bpf_map *)&ct_lru, &req, sizeof(req),
-				       sweep_keys, sizeof(sweep_keys));
+	if (gc_by_handle)
+		args->result = bpfcmpdel_handle_sweep(ct_handle, &req, sizeof(req),
+						      sweep_keys, sizeof(sweep_keys));
+	else
+		args->result = bpfcmpdel_sweep((struct bpf_map *)&ct_lru, &req, sizeof(req),
+					       sweep_keys, sizeof(sweep_keys));
 	args->cursor = req.cursor;
 	args->deleted = req.nr_deleted;
 	args->scanned = req.nr_scanned;

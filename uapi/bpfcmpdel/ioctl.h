@@ -91,6 +91,7 @@
  *                knows with a nonzero tail; a batch or sweep beyond the
  *                module's per-call bounds
  *   -ENOTTY      unknown ioctl command
+ *   -ENOSPC      BPFCMPDEL_IOC_HANDLE_NEW: every handle is taken
  * No request is ever turned into an unconditional delete.
  */
 #ifndef _UAPI_BPFCMPDEL_IOCTL_H
@@ -332,6 +333,35 @@ struct bpfcmpdel_ksweep {
 #define BPFCMPDEL_KSWEEP_BUDGET_MAX	1024
 
 /*
+ * BPFCMPDEL_IOC_HANDLE_NEW: a handle naming map @map_fd to the kfuncs that
+ * take one (bpfcmpdel_handle_delete() and the rest, bpfcmpdel/kfuncs.bpf.h),
+ * for kernels whose verifier cannot pass a map to a module's kfunc (6.1:
+ * see docs/kfuncs.md) and for programs that run on every kernel.  The map
+ * is checked as for a request (a hash map this module serves, an fd open
+ * for reading and writing, not frozen, not BPF_F_RDONLY_PROG, and the
+ * security modules asked as for BPF_MAP_UPDATE_ELEM with @map_fd and
+ * BPF_EXIST) and held until the handle is freed: with
+ * BPFCMPDEL_IOC_HANDLE_FREE, or when the /dev/bpfcmpdel file description
+ * that made it is closed, whichever comes first.  After that the handle
+ * names nothing (the kfuncs return -EBADF), and is not issued again
+ * before 2^24 more handles were.
+ * A handle is not tied to any program: every program allowed to call the
+ * kfuncs may use every live one, so only those who may open the device
+ * can make them.  At most BPFCMPDEL_HANDLES_MAX are live at once (-ENOSPC).
+ * BPFCMPDEL_IOC_HANDLE_FREE frees @handle if this file description made
+ * it (else -ENOENT); @map_fd is ignored.
+ */
+struct bpfcmpdel_handle_req {
+	__u32 size;
+	__u32 map_fd;
+	__u32 handle;		/* NEW: out; FREE: in */
+	__u32 flags;		/* must be 0 */
+};
+
+#define BPFCMPDEL_HANDLE_SIZE_VER0	16
+#define BPFCMPDEL_HANDLES_MAX		256
+
+/*
  * 0xB9 is unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst
  * of every kernel this module serves (checked for 6.1, 6.12 and 7.3).
  */
@@ -340,5 +370,7 @@ struct bpfcmpdel_ksweep {
 #define BPFCMPDEL_IOC_DELETE_BATCH _IOWR(BPFCMPDEL_IOC_MAGIC, 2, struct bpfcmpdel_batch_req)
 #define BPFCMPDEL_IOC_SWEEP	_IOWR(BPFCMPDEL_IOC_MAGIC, 3, struct bpfcmpdel_sweep_req)
 #define BPFCMPDEL_IOC_UPDATE	_IOW(BPFCMPDEL_IOC_MAGIC, 4, struct bpfcmpdel_req)
+#define BPFCMPDEL_IOC_HANDLE_NEW _IOWR(BPFCMPDEL_IOC_MAGIC, 5, struct bpfcmpdel_handle_req)
+#define BPFCMPDEL_IOC_HANDLE_FREE _IOW(BPFCMPDEL_IOC_MAGIC, 6, struct bpfcmpdel_handle_req)
 
 #endif /* _UAPI_BPFCMPDEL_IOCTL_H */

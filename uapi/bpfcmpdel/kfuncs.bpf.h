@@ -10,17 +10,22 @@
  * the hash-map code) fails with -EAGAIN, never spins.
  *
  * The kfuncs exist when the module is loaded and was built with BTF of
- * its own, which needs the target kernel's vmlinux beside its headers:
- * Debian's 6.12 and 7.x headers ship it, 6.1's do not (`bpfcmpdel info`
- * and /sys/class/misc/bpfcmpdel/kfuncs say which).  They are declared
- * __weak, so a program that can run without them loads either way and
- * tests bpf_ksym_exists(bpfcmpdel_delete) (libbpf 1.2 and later) or a
- * flag its loader sets from that file.
+ * its own (`bpfcmpdel info` and /sys/class/misc/bpfcmpdel/kfuncs say
+ * which exist, or why none).  They are declared __weak, so a program that
+ * can run without them loads either way and tests a flag its loader sets
+ * from that file, or bpf_ksym_exists() (libbpf 1.2 and later; not on 6.1,
+ * whose verifier refuses it).
  *
- * The map is named as for helpers, (struct bpf_map *)&map; the kernel
- * checks its type when the call runs (-EOPNOTSUPP for a map that is not a
- * hash map).  @key__sz must be the map's key size; bpfcmpdel_sweep()'s
- * @keys__sz, a multiple of it or not, says how many keys @keys holds.
+ * Two ways to name the map.  bpfcmpdel_delete(), _update() and _sweep()
+ * take it as helpers do, (struct bpf_map *)&map, and exist on 6.9 and
+ * later (Debian's 6.12 and 7.x), whose verifier vouches for the map.
+ * bpfcmpdel_handle_delete(), _update() and _sweep() take a handle that
+ * the loader got for the map with BPFCMPDEL_IOC_HANDLE_NEW (ioctl.h) and
+ * exist on every kernel, 6.1 too; a handle that names no map is -EBADF.
+ * The kernel checks the map's type when the call runs (-EOPNOTSUPP for a
+ * map that is not a hash map).  @key__sz must be the map's key size;
+ * the sweeps' @keys__sz, a multiple of it or not, says how many keys
+ * @keys holds.
  */
 #ifndef _BPFCMPDEL_KFUNCS_BPF_H
 #define _BPFCMPDEL_KFUNCS_BPF_H
@@ -43,6 +48,12 @@ extern int bpfcmpdel_update(struct bpf_map *map__map, void *key, __u32 key__sz,
 			    void *req, __u32 req__sz) __ksym __weak;
 extern int bpfcmpdel_sweep(struct bpf_map *map__map, void *req, __u32 req__sz,
 			   void *keys, __u32 keys__sz) __ksym __weak;
+extern int bpfcmpdel_handle_delete(__u32 handle, void *key, __u32 key__sz,
+				   void *req, __u32 req__sz) __ksym __weak;
+extern int bpfcmpdel_handle_update(__u32 handle, void *key, __u32 key__sz,
+				   void *req, __u32 req__sz) __ksym __weak;
+extern int bpfcmpdel_handle_sweep(__u32 handle, void *req, __u32 req__sz,
+				  void *keys, __u32 keys__sz) __ksym __weak;
 
 /* A request on one 8-byte word, the conntrack GC's case. */
 struct bpfcmpdel_kreq_u64 {
@@ -90,6 +101,31 @@ bpfcmpdel_update_u64(void *map, void *key, __u32 key_size, __u32 offset,
 
 	return bpfcmpdel_update((struct bpf_map *)map, key, key_size, &req,
 				sizeof(req));
+}
+
+/* bpfcmpdel_delete_u64() on the map @handle names. */
+static __always_inline int
+bpfcmpdel_handle_delete_u64(__u32 handle, void *key, __u32 key_size,
+			    __u32 offset, __u64 expected, __u64 flags,
+			    __u64 tombstone)
+{
+	struct bpfcmpdel_kreq_u64 req = BPFCMPDEL_KREQ_U64(flags, offset, expected,
+							   0, tombstone);
+
+	return bpfcmpdel_handle_delete(handle, key, key_size, &req,
+				       sizeof(req.hdr) + sizeof(req.expected));
+}
+
+/* bpfcmpdel_update_u64() on the map @handle names. */
+static __always_inline int
+bpfcmpdel_handle_update_u64(__u32 handle, void *key, __u32 key_size,
+			    __u32 offset, __u64 expected, __u64 value,
+			    __u64 flags)
+{
+	struct bpfcmpdel_kreq_u64 req = BPFCMPDEL_KREQ_U64(flags, offset, expected,
+							   value, 0);
+
+	return bpfcmpdel_handle_update(handle, key, key_size, &req, sizeof(req));
 }
 
 #endif /* _BPFCMPDEL_KFUNCS_BPF_H */

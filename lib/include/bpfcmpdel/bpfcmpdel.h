@@ -243,6 +243,26 @@ BPFCMPDEL_API int bpfcmpdel_gc_snapshot(int map_fd, __u32 offset, __u32 size,
  */
 BPFCMPDEL_API int bpfcmpdel_device_fd(void);
 
+/*
+ * bpfcmpdel_handle_new() - a handle naming the hash map @map_fd to the
+ * kfuncs that take one (bpfcmpdel_handle_delete() and the rest, in
+ * <bpfcmpdel/kfuncs.bpf.h>): the way a BPF program names a map to the
+ * module on every kernel, and the only one on 6.1.  Pass it to the
+ * program (a global, a map) before it runs.  The handle holds the map
+ * until bpfcmpdel_handle_free() or the process's exit (it lives on the
+ * library's device fd).  The map is checked as for a request
+ * (BPFCMPDEL_IOC_HANDLE_NEW in <bpfcmpdel/ioctl.h>).  Returns 0 and
+ * stores the handle in *@handle, or a negative errno (also in errno).
+ */
+BPFCMPDEL_API int bpfcmpdel_handle_new(int map_fd, __u32 *handle);
+
+/*
+ * bpfcmpdel_handle_free() - @handle names no map any more, and the map's
+ * reference is dropped once no program can still be using it.  -ENOENT
+ * if it is not a live handle of this process's library.
+ */
+BPFCMPDEL_API int bpfcmpdel_handle_free(__u32 handle);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
