@@ -76,14 +76,6 @@ static bool kfuncs_take_maps(void)
 	return kfuncs_state(state, sizeof(state)) && strstr(state, " delete ");
 }
 
-#define REQUIRE_MAP_KFUNCS()						\
-	do {								\
-		REQUIRE_KFUNCS();					\
-		if (!kfuncs_take_maps())				\
-			SKIP(return, "no kfunc takes a map before Linux 6.9: "	\
-			     "by handle, the kfunc_* tests above");	\
-	} while (0)
-
 /* One call's request, as a test writes it; see struct bpfcmpdel_kreq. */
 struct kf_req {
 	__u64 flags;
@@ -902,6 +894,66 @@ TEST(kfunc_program_holds_the_module)
 	EXPECT_EQ(before, settled_refcnt());
 }
 
+/*
+ * Where an fentry program enters the hash-map code with a bucket lock
+ * held: alloc_htab_elem(), as an element is inserted or replaced; before
+ * 6.6, whose x86 trampolines take at most six arguments (it has eight),
+ * check_and_free_fields(), as a replaced element's fields go.
+ */
+static void kf_fentry_targets(struct bpf_object *obj)
+{
+	const char *target = kernel_at_least(6, 6) ? "alloc_htab_elem" :
+						     "check_and_free_fields";
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, obj)
+		if (bpf_program__expected_attach_type(p) == BPF_TRACE_FENTRY)
+			bpf_program__set_attach_target(p, 0, target);
+}
+
+/*
+ * Opens and loads skeleton @name (a tests/bpf/kfunc_*.bpf.c) naming its
+ * maps by handle (its const volatile kf_by_handle) where no kfunc takes a
+ * map, its fentry programs where a bucket lock is held; NULL with
+ * libbpf's errno if it does not load.
+ */
+#define KF_OPEN_AND_LOAD(name)						\
+	({								\
+		struct name *s_ = name##__open();			\
+		int e_;							\
+									\
+		if (s_) {						\
+			s_->rodata->kf_by_handle = !kfuncs_take_maps();	\
+			kf_fentry_targets(s_->obj);			\
+			if (name##__load(s_)) {				\
+				e_ = errno;				\
+				name##__destroy(s_);			\
+				s_ = NULL;				\
+				errno = e_;				\
+			}						\
+		}							\
+		s_;							\
+	})
+
+/* With @by_handle, a handle for @map_fd in *@handle (kf_dev makes it). */
+static int kf_handle_of(bool by_handle, int map_fd, __u32 *handle)
+{
+	if (!by_handle)
+		return 0;
+	if (kf_dev < 0)
+		kf_dev = open(BPFCMPDEL_DEVICE, O_RDWR | O_CLOEXEC);
+	if (kf_dev < 0)
+		return -errno;
+	return handle_ioctl(kf_dev, BPFCMPDEL_IOC_HANDLE_NEW, map_fd, handle, 0);
+}
+
+static void kf_handles_close(void)
+{
+	if (kf_dev >= 0)
+		close(kf_dev);
+	kf_dev = -1;
+}
+
 /* Runs @link's iterator to its end once; what read() returned last. */
 static int iter_pass(struct bpf_link *link)
 {
@@ -936,7 +988,7 @@ TEST(kfunc_iterator_cleaner)
 	__u32 i, deleted = 0, pass;
 	int fd;
 
-	REQUIRE_MAP_KFUNCS();
+	REQUIRE_KFUNCS();
 	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "cmpdel_ctit", sizeof(k),
 			    sizeof(e), 4096, NULL);
 	ASSERT_LE(0, fd);
@@ -949,7 +1001,11 @@ TEST(kfunc_iterator_cleaner)
 	ASSERT_NE(NULL, skel);
 	bpf_program__set_autoload(skel->progs.gc_map_delete, false);
 	bpf_program__set_autoload(skel->progs.gc_kfunc_tombstone, false);
+	bpf_program__set_autoload(skel->progs.gc_kfunc_sweep, false);
+	/* 6.1: by a handle for the map it walks, not ctx->map. */
+	skel->rodata->gc_by_handle = !kfuncs_take_maps();
 	ASSERT_EQ(0, ct_gc_bpf__load(skel));
+	ASSERT_EQ(0, kf_handle_of(skel->rodata->gc_by_handle, fd, &skel->bss->ct_handle));
 	skel->bss->clean_now = now;
 	skel->bss->clean_tombstone = ~0ULL;
 	linfo.map.map_fd = fd;
@@ -976,6 +1032,7 @@ TEST(kfunc_iterator_cleaner)
 	}
 	bpf_link__destroy(link);
 	ct_gc_bpf__destroy(skel);
+	kf_handles_close();
 	close(fd);
 }
 
@@ -1020,18 +1077,36 @@ static const char *log_tail(const char *log)
 }
 
 /* What the verifier can check, it refuses at load, not at run time. */
-TEST(kfunc_verifier_refuses_bad_calls)
+/* @good loads, and each of @bad is refused, at load. */
+static void kfunc_bad_calls(struct __test_metadata *_metadata, const char *good,
+			    const char *const bad[], size_t n)
 {
-	static const char *const bad[] = { "kf_bad_map", "kf_bad_key", "kf_bad_req" };
 	static char log[1 << 16];
 	size_t i;
 
-	REQUIRE_MAP_KFUNCS();
-	EXPECT_EQ(0, kfunc_bad_load("kf_good", log, sizeof(log))) TH_LOG("%s", log_tail(log));
-	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+	EXPECT_EQ(0, kfunc_bad_load(good, log, sizeof(log))) TH_LOG("%s", log_tail(log));
+	for (i = 0; i < n; i++) {
 		EXPECT_NE(0, kfunc_bad_load(bad[i], log, sizeof(log))) TH_LOG("%s", bad[i]);
 		TH_LOG("%s: %s", bad[i], log_tail(log));
 	}
+}
+
+/*
+ * What the verifier can check, it refuses at load, not at run time: for
+ * the kfuncs by handle everywhere, and for those taking a map where they
+ * exist.  A pointer to the map's bytes as a handle does not pass either.
+ */
+TEST(kfunc_verifier_refuses_bad_calls)
+{
+	static const char *const bad_map[] = { "kf_bad_map", "kf_bad_key", "kf_bad_req" };
+	static const char *const bad_handle[] = {
+		"kf_bad_handle", "kf_bad_key_handle", "kf_bad_req_handle",
+	};
+
+	REQUIRE_KFUNCS();
+	kfunc_bad_calls(_metadata, "kf_good_handle", bad_handle, ARRAY_SIZE(bad_handle));
+	if (kfuncs_take_maps())
+		kfunc_bad_calls(_metadata, "kf_good", bad_map, ARRAY_SIZE(bad_map));
 }
 
 /*
@@ -1046,12 +1121,14 @@ TEST(kfunc_reentered_under_a_bucket_lock)
 	__u32 key = 1, other = 5;
 	int fd, ret;
 
-	REQUIRE_MAP_KFUNCS();
-	skel = kfunc_reenter_bpf__open_and_load();
+	REQUIRE_KFUNCS();
+	skel = KF_OPEN_AND_LOAD(kfunc_reenter_bpf);
 	/* libbpf's answer when the kernel has no such function to attach to. */
 	if (!skel && errno == ESRCH)
-		SKIP(return, "no alloc_htab_elem() in this kernel's BTF");
+		SKIP(return, "no such function in this kernel's BTF");
 	ASSERT_NE(NULL, skel) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, kf_handle_of(skel->rodata->kf_by_handle, bpf_map__fd(skel->maps.kr_hash),
+				  &skel->bss->kr_hash_handle));
 	ret = kfunc_reenter_bpf__attach(skel);
 	REQUIRE_FENTRY_ATTACH(ret);
 	ASSERT_EQ(0, ret);
@@ -1060,21 +1137,25 @@ TEST(kfunc_reentered_under_a_bucket_lock)
 	skel->bss->reenter_key = key;
 	skel->bss->reenter_expected = v.lifetime;
 
-	/* Inserting @key holds its bucket's lock: the same lock, refused. */
-	skel->bss->armed = true;
+	/* Replacing @key's element holds its bucket's lock: the same lock, refused. */
 	ASSERT_EQ(0, bpf_map_update_elem(fd, &key, &v, BPF_NOEXIST));
+	skel->bss->armed = true;
+	ASSERT_EQ(0, bpf_map_update_elem(fd, &key, &v, BPF_EXIST));
 	EXPECT_FALSE(skel->bss->armed);
 	EXPECT_EQ(-EAGAIN, skel->data->reenter_result);
 	EXPECT_EQ(0, bpf_map_lookup_elem(fd, &key, &v));
 
-	/* Inserting into another map: its lock, not ours; deleted. */
+	/* Replacing in another map: its lock, not ours; deleted. */
+	ASSERT_EQ(0, bpf_map_update_elem(bpf_map__fd(skel->maps.kr_other), &other, &v,
+					 BPF_NOEXIST));
 	skel->data->reenter_result = KF_NOT_CALLED;
 	skel->bss->armed = true;
 	ASSERT_EQ(0, bpf_map_update_elem(bpf_map__fd(skel->maps.kr_other), &other, &v,
-					 BPF_NOEXIST));
+					 BPF_EXIST));
 	EXPECT_EQ(0, skel->data->reenter_result);
 	EXPECT_NE(0, bpf_map_lookup_elem(fd, &key, &v));
 	kfunc_reenter_bpf__destroy(skel);
+	kf_handles_close();
 }
 
 struct cross_updater {
@@ -1121,15 +1202,17 @@ TEST(kfunc_crosswise_on_two_cpus)
 	__u32 key = 0;
 	int i, ret;
 
-	REQUIRE_MAP_KFUNCS();
+	REQUIRE_KFUNCS();
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		SKIP(return, "one CPU: nothing runs crosswise");
-	skel = kfunc_cross_bpf__open_and_load();
+	skel = KF_OPEN_AND_LOAD(kfunc_cross_bpf);
 	if (!skel && errno == ESRCH)
-		SKIP(return, "no alloc_htab_elem() in this kernel's BTF");
+		SKIP(return, "no such function in this kernel's BTF");
 	ASSERT_NE(NULL, skel) TH_LOG("%s", strerror(errno));
 	u[0].fd = bpf_map__fd(skel->maps.kc_a);
 	u[1].fd = bpf_map__fd(skel->maps.kc_b);
+	ASSERT_EQ(0, kf_handle_of(skel->rodata->kf_by_handle, u[0].fd, &skel->bss->kc_a_handle));
+	ASSERT_EQ(0, kf_handle_of(skel->rodata->kf_by_handle, u[1].fd, &skel->bss->kc_b_handle));
 	for (i = 0; i < 2; i++) {
 		ASSERT_EQ(0, bpf_map_update_elem(u[i].fd, &key, &v, BPF_NOEXIST));
 		u[i].cpu = i;
@@ -1167,6 +1250,7 @@ TEST(kfunc_crosswise_on_two_cpus)
 	       (unsigned long long)skel->bss->calls_b,
 	       (unsigned long long)skel->bss->refused);
 	kfunc_cross_bpf__destroy(skel);
+	kf_handles_close();
 }
 
 /*
@@ -1184,15 +1268,17 @@ TEST(kfunc_from_a_timer_callback)
 	__u32 key = 1;
 	int i;
 
-	REQUIRE_MAP_KFUNCS();
+	REQUIRE_KFUNCS();
 	verifier_log[0] = '\0';
 	old = libbpf_set_print(capture_libbpf_log);
-	skel = kfunc_timer_bpf__open_and_load();
+	skel = KF_OPEN_AND_LOAD(kfunc_timer_bpf);
 	libbpf_set_print(old);
 	refusal = kernel_refusal(verifier_log);
 	if (!skel && refusal)
 		SKIP(return, "the kernel refuses: %s", refusal);
 	ASSERT_NE(NULL, skel) TH_LOG("%s\n%s", strerror(errno), verifier_log);
+	ASSERT_EQ(0, kf_handle_of(skel->rodata->kf_by_handle, bpf_map__fd(skel->maps.kt_hash),
+				  &skel->bss->kt_hash_handle));
 	ASSERT_EQ(0, bpf_map_update_elem(bpf_map__fd(skel->maps.kt_hash), &key, &v, BPF_ANY));
 	skel->bss->gc_key = key;
 	skel->bss->gc_expected = v.lifetime;
@@ -1203,4 +1289,5 @@ TEST(kfunc_from_a_timer_callback)
 	EXPECT_EQ(0, skel->data->gc_result);
 	EXPECT_NE(0, bpf_map_lookup_elem(bpf_map__fd(skel->maps.kt_hash), &key, &v));
 	kfunc_timer_bpf__destroy(skel);
+	kf_handles_close();
 }

@@ -22,7 +22,8 @@ CT_LRU_MAP(ct_lru);
 
 /*
  * Set before load where no kfunc takes a map (6.1): the kfunc GCs name
- * ct_lru by @ct_handle, which the loader made for it.
+ * ct_lru (ct_clean: the map it walks) by @ct_handle, which the loader
+ * made for it.
  */
 const volatile bool gc_by_handle;
 __u32 ct_handle;
@@ -122,8 +123,12 @@ int ct_clean(struct bpf_iter__bpf_map_elem *ctx)
 	if (seen >= clean_now || seen == clean_tombstone)
 		return 0;
 	__builtin_memcpy(&key, ctx->key, sizeof(key));
-	ret = bpfcmpdel_delete_u64(ctx->map, &key, sizeof(key), 0, seen,
-				   BPFCMPDEL_F_TOMBSTONE, clean_tombstone);
+	if (gc_by_handle)
+		ret = bpfcmpdel_handle_delete_u64(ct_handle, &key, sizeof(key), 0, seen,
+						  BPFCMPDEL_F_TOMBSTONE, clean_tombstone);
+	else
+		ret = bpfcmpdel_delete_u64(ctx->map, &key, sizeof(key), 0, seen,
+					   BPFCMPDEL_F_TOMBSTONE, clean_tombstone);
 	if (!ret)
 		clean_deleted++;
 	else if (ret == -EBUSY || ret == -ENOENT)

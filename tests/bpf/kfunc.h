@@ -54,6 +54,15 @@ struct kf_call {
 	__u32 runs;
 };
 
+/*
+ * bpfcmpdel_delete_u64() on @map, or by @handle where the loader set the
+ * program's const volatile kf_by_handle (no kfunc takes a map on 6.1; the
+ * other call is dead code the verifier drops).
+ */
+#define KF_DELETE_U64(map, handle, ...)					\
+	(kf_by_handle ? bpfcmpdel_handle_delete_u64(handle, __VA_ARGS__) :	\
+			bpfcmpdel_delete_u64(map, __VA_ARGS__))
+
 /* Not a result any kfunc returns: the program did not call one. */
 #define KF_NOT_CALLED	1
 

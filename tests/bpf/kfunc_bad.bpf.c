@@ -97,4 +97,57 @@ int kf_bad_req(void *ctx)
 	return 0;
 }
 
+/* The same by handle (every kernel), and a pointer where the handle goes. */
+SEC("syscall")
+int kf_good_handle(void *ctx)
+{
+	struct bpfcmpdel_kreq_u64 req = {
+		.hdr = { .compare_size = 8 },
+	};
+	__u32 key = 1;
+
+	result = bpfcmpdel_handle_delete(1, &key, sizeof(key), &req, sizeof(req.hdr) + 8);
+	return 0;
+}
+
+SEC("syscall")
+int kf_bad_handle(void *ctx)
+{
+	struct bpfcmpdel_kreq_u64 req = {
+		.hdr = { .compare_size = 8 },
+	};
+	__u32 key = 1;
+
+	result = bpfcmpdel_handle_delete((__u32)(unsigned long)&kb_hash, &key, sizeof(key),
+					 &req, sizeof(req.hdr) + 8);
+	return 0;
+}
+
+SEC("syscall")
+int kf_bad_key_handle(void *ctx)
+{
+	struct bpfcmpdel_kreq_u64 req = {
+		.hdr = { .compare_size = 8 },
+	};
+	__u32 zero = 0;
+	__u16 *key = bpf_map_lookup_elem(&kb_short_key, &zero);
+
+	if (!key)
+		return 0;
+	result = bpfcmpdel_handle_delete(1, key, sizeof(__u32), &req, sizeof(req.hdr) + 8);
+	return 0;
+}
+
+SEC("syscall")
+int kf_bad_req_handle(void *ctx)
+{
+	__u32 key = 1, zero = 0;
+	struct bpfcmpdel_kreq *req = bpf_map_lookup_elem(&kb_bare_req, &zero);
+
+	if (!req)
+		return 0;
+	result = bpfcmpdel_handle_delete(1, &key, sizeof(key), req, sizeof(*req) + 8);
+	return 0;
+}
+
 char _license[] SEC("license") = "GPL";

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Crosswise: two threads on two CPUs update maps A and B, each map one
- * bucket; a tracing program inside alloc_htab_elem(), with the updated
- * map's bucket lock held, calls the kfunc on the *other* map.  Each CPU
+ * bucket; a tracing program inside alloc_htab_elem() (or where the test
+ * sets it), with the updated map's bucket lock held, calls the kfunc on the *other* map.  Each CPU
  * holds one lock and wants the other's (ABBA): the kfunc must answer
  * -EAGAIN, never spin forever.  The compares expect a lifetime no element
  * has, so nothing is deleted and both maps keep their element.
@@ -24,6 +24,8 @@ struct {
 	__type(value, struct kf_value);
 } kc_a SEC(".maps"), kc_b SEC(".maps");
 
+const volatile bool kf_by_handle;
+__u32 kc_a_handle, kc_b_handle;
 __u32 tid_a, tid_b;		/* the threads updating kc_a and kc_b */
 __u64 calls_a, calls_b;		/* kfunc calls each thread's updates made */
 __u64 refused;			/* -EAGAIN */
@@ -36,10 +38,10 @@ int kf_cross(void *ctx)
 	int ret;
 
 	if (tid == tid_a) {
-		ret = bpfcmpdel_delete_u64(&kc_b, &key, sizeof(key), 0, 0, 0, 0);
+		ret = KF_DELETE_U64(&kc_b, kc_b_handle, &key, sizeof(key), 0, 0, 0, 0);
 		__sync_fetch_and_add(&calls_a, 1);
 	} else if (tid == tid_b) {
-		ret = bpfcmpdel_delete_u64(&kc_a, &key, sizeof(key), 0, 0, 0, 0);
+		ret = KF_DELETE_U64(&kc_a, kc_a_handle, &key, sizeof(key), 0, 0, 0, 0);
 		__sync_fetch_and_add(&calls_b, 1);
 	} else {
 		return 0;

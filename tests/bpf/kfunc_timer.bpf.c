@@ -32,6 +32,8 @@ struct {
 	__type(value, struct kf_value);
 } kt_hash SEC(".maps");
 
+const volatile bool kf_by_handle;
+__u32 kt_hash_handle;
 __u32 gc_key;
 __u64 gc_expected;
 int gc_result = KF_NOT_CALLED;
@@ -40,8 +42,8 @@ static int gc_tick(void *map, __u32 *k, struct tick *t)
 {
 	__u32 key = gc_key;
 
-	gc_result = bpfcmpdel_delete_u64(&kt_hash, &key, sizeof(key), 0, gc_expected,
-					 BPFCMPDEL_F_TOMBSTONE, ~0ULL);
+	gc_result = KF_DELETE_U64(&kt_hash, kt_hash_handle, &key, sizeof(key), 0,
+				  gc_expected, BPFCMPDEL_F_TOMBSTONE, ~0ULL);
 	return 0;
 }
 
