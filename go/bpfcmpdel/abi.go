@@ -77,6 +77,16 @@ type sweepReq struct {
 	NrScanned   uint32 `uapi:"nr_scanned"`
 }
 
+type handleReq struct {
+	Size   uint32 `uapi:"size"`
+	MapFD  uint32 `uapi:"map_fd"`
+	Handle uint32 `uapi:"handle"`
+	Flags  uint32 `uapi:"flags"`
+}
+
+// HandlesMax is the most map handles live at once (BPFCMPDEL_HANDLES_MAX).
+const HandlesMax = 256
+
 // ioctl command numbers, as linux/ioctl.h's _IOW and _IOWR make them.
 const (
 	iocMagic = 0xB9
@@ -93,4 +103,6 @@ var (
 	iocDeleteBatch = ioc(iocWrite|iocRead, 2, unsafe.Sizeof(batchReq{}))
 	iocSweep       = ioc(iocWrite|iocRead, 3, unsafe.Sizeof(sweepReq{}))
 	iocUpdate      = ioc(iocWrite, 4, unsafe.Sizeof(req{}))
+	iocHandleNew   = ioc(iocWrite|iocRead, 5, unsafe.Sizeof(handleReq{}))
+	iocHandleFree  = ioc(iocWrite, 6, unsafe.Sizeof(handleReq{}))
 )

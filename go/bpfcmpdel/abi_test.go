@@ -65,9 +65,10 @@ func cStructs(header string) map[string][]cField {
 func TestABIMatchesHeader(t *testing.T) {
 	structs := cStructs(uapiHeader(t))
 	for cname, goType := range map[string]reflect.Type{
-		"bpfcmpdel_req":       reflect.TypeOf(req{}),
-		"bpfcmpdel_batch_req": reflect.TypeOf(batchReq{}),
-		"bpfcmpdel_sweep_req": reflect.TypeOf(sweepReq{}),
+		"bpfcmpdel_req":        reflect.TypeOf(req{}),
+		"bpfcmpdel_batch_req":  reflect.TypeOf(batchReq{}),
+		"bpfcmpdel_sweep_req":  reflect.TypeOf(sweepReq{}),
+		"bpfcmpdel_handle_req": reflect.TypeOf(handleReq{}),
 	} {
 		c := structs[cname]
 		if len(c) == 0 {
@@ -137,6 +138,7 @@ func TestConstantsMatchHeader(t *testing.T) {
 		"BPFCMPDEL_SWEEP_BUDGET_MAX": SweepBudgetMax,
 		"BPFCMPDEL_BATCH_MAX":        BatchMax,
 		"BPFCMPDEL_IOC_MAGIC":        iocMagic,
+		"BPFCMPDEL_HANDLES_MAX":      HandlesMax,
 	} {
 		if want := cValue(t, defs, name); got != want {
 			t.Errorf("%s: Go has %#x, the header %#x", name, got, want)
@@ -158,6 +160,8 @@ func TestConstantsMatchHeader(t *testing.T) {
 		"BPFCMPDEL_IOC_DELETE_BATCH": iocDeleteBatch,
 		"BPFCMPDEL_IOC_SWEEP":        iocSweep,
 		"BPFCMPDEL_IOC_UPDATE":       iocUpdate,
+		"BPFCMPDEL_IOC_HANDLE_NEW":   iocHandleNew,
+		"BPFCMPDEL_IOC_HANDLE_FREE":  iocHandleFree,
 	} {
 		m := iocRe.FindStringSubmatch(defs[name])
 		if m == nil {

@@ -306,6 +306,38 @@ func TestBadRequestsAndMaps(t *testing.T) {
 	}
 }
 
+// A handle names its map until closed; only maps the module serves get one.
+func TestHandles(t *testing.T) {
+	requireDevice(t)
+	m := newMap(t, ebpf.Hash, 8)
+	h, err := bpfcmpdel.NewHandle(m)
+	if err != nil || h == 0 {
+		t.Fatalf("NewHandle: %v, %v", h, err)
+	}
+	again, err := bpfcmpdel.NewHandle(m)
+	if err != nil || again == h {
+		t.Fatalf("a second handle: %v (the first %v), %v", again, h, err)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Close(); !errors.Is(err, bpfcmpdel.ErrNotExist) {
+		t.Fatalf("closed twice: %v, want ErrNotExist", err)
+	}
+	if err := again.Close(); err != nil {
+		t.Fatal(err)
+	}
+	arr, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 16,
+		MaxEntries: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer arr.Close()
+	if _, err := bpfcmpdel.NewHandle(arr); !errors.Is(err, bpfcmpdel.ErrNotSupported) {
+		t.Fatalf("array map: %v, want ErrNotSupported", err)
+	}
+}
+
 // Run by the guest after the module is unloaded.
 func TestModuleMissing(t *testing.T) {
 	if _, err := os.Stat("/dev/bpfcmpdel"); err == nil {

@@ -59,3 +59,32 @@ func Example() {
 	log.Printf("gc: %d scanned, %d deleted at %v", st.Scanned, st.Deleted,
 		time.Duration(now.Nano()))
 }
+
+// An in-kernel cleaner that runs on every kernel, 6.1 too: the program
+// names its conntrack map by a handle, a constant it was loaded with
+// (const volatile __u32 ct_handle), and calls bpfcmpdel_handle_sweep().
+func ExampleNewHandle() {
+	spec, err := ebpf.LoadCollectionSpec("ct_cleaner.bpf.o")
+	if err != nil {
+		log.Fatal(err)
+	}
+	ct, err := ebpf.LoadPinnedMap("/sys/fs/bpf/ct", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ct.Close()
+	h, err := bpfcmpdel.NewHandle(ct)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer h.Close()
+	if err := spec.RewriteConstants(map[string]interface{}{"ct_handle": uint32(h)}); err != nil {
+		log.Fatal(err)
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer coll.Close()
+	// ... run the cleaner (BPF_PROG_RUN, a timer, an iterator) while h lives.
+}
