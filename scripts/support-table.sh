@@ -27,7 +27,7 @@ rows=(
 	"timer:hash_noprealloc|HASH + bpf_timer|BPF_F_NO_PREALLOC"
 	"timer:lru_hash|LRU_HASH + bpf_timer|common LRU"
 	"global|ioctl ABI, lock/tombstone/one-CPU modes, permissions, LSM, GC race, library|-"
-	"kfunc|kfuncs (delete, update, sweep): syscall, XDP, tc, iterator, timer, fentry (6.1 has none)|-"
+	"kfunc|kfuncs (delete, update, sweep; by map on 6.12+, by handle everywhere): syscall, XDP, tc, iterator, timer, fentry|-"
 )
 
 # "pass (N)" when every test of that group passed, "FAIL (k of N)"

@@ -18,7 +18,8 @@
  *   - an error from a single request or an -ENOMEM deleted nothing;
  *   - the map's accounting holds: with the survivors in place, exactly
  *     max_entries - survivors more elements fit (a lost free-list slot or
- *     count fails it).
+ *     count fails it);
+ *   - a map handle request leaves a handle exactly when it succeeded.
  * Prints TAP, one line per command and flavour with the number of fault
  * points walked.
  */
@@ -65,6 +66,7 @@ static const struct flavour {
 struct outcome {
 	int err;
 	bool reported[NKEYS];
+	__u32 handle;	/* a handle the call made */
 };
 
 static int map_new(const struct flavour *f)
@@ -187,6 +189,46 @@ static int req_sweep(int map, struct outcome *o)
 	return ret;
 }
 
+static int handle_ioctl(unsigned long cmd, int map, __u32 *handle)
+{
+	struct bpfcmpdel_handle_req r = {
+		.size = sizeof(r), .map_fd = map, .handle = *handle,
+	};
+
+	if (ioctl(dev, cmd, &r))
+		return -errno;
+	*handle = r.handle;
+	return 0;
+}
+
+static int req_handle(int map, struct outcome *o)
+{
+	return handle_ioctl(BPFCMPDEL_IOC_HANDLE_NEW, map, &o->handle);
+}
+
+/*
+ * After a handle request, armed no longer: what it made is freed, and
+ * nothing else was left made.  No other handle lives here, and the
+ * lowest free slot goes first, so a new handle must take slot 0.
+ */
+static const char *handle_after(int map, const struct outcome *o)
+{
+	__u32 h = o->handle;
+
+	if (!o->err && (!h || handle_ioctl(BPFCMPDEL_IOC_HANDLE_FREE, -1, &h)))
+		return "the handle made cannot be freed";
+	if (o->err && h)
+		return "a failed call handed back a handle";
+	h = 0;
+	if (handle_ioctl(BPFCMPDEL_IOC_HANDLE_NEW, map, &h))
+		return "no handle could be made after it";
+	if (h % BPFCMPDEL_HANDLES_MAX) {
+		handle_ioctl(BPFCMPDEL_IOC_HANDLE_FREE, -1, &h);
+		return "a handle outlived the call that made it";
+	}
+	return handle_ioctl(BPFCMPDEL_IOC_HANDLE_FREE, -1, &h) ? "cannot free a handle" : NULL;
+}
+
 static bool only_key0(__u32 k) { return k == 0; }
 static bool none(__u32 k) { return false; }
 static bool expired(__u32 k) { return k % 2 == 0; }
@@ -203,11 +245,14 @@ static const struct command {
 	 * arrived"), so there only the deletions themselves are held.
 	 */
 	bool exact_on_efault;
+	/* Checks of its own once disarmed: 0 or a message. */
+	const char *(*after)(int map, const struct outcome *o);
 } commands[] = {
-	{ "delete", req_delete, only_key0, false, true },
-	{ "update", req_update, none, false, true },
-	{ "delete_batch", req_batch, expired, true, true },
-	{ "sweep", req_sweep, expired, true, false },
+	{ "delete", req_delete, only_key0, false, true, NULL },
+	{ "update", req_update, none, false, true, NULL },
+	{ "delete_batch", req_batch, expired, true, true, NULL },
+	{ "sweep", req_sweep, expired, true, false, NULL },
+	{ "handle", req_handle, none, false, true, handle_after },
 };
 
 /* The map after one request, held to the contract; 0 or a message. */
@@ -282,7 +327,9 @@ static void walk(const struct flavour *f, const struct command *c)
 		}
 		o.err = c->run(map, &o);
 		fault = injected();
-		bad = verify(map, f, c, &o, fault);
+		bad = c->after ? c->after(map, &o) : NULL;
+		if (!bad)
+			bad = verify(map, f, c, &o, fault);
 		close(map);
 		if (!fault)
 			break;
