@@ -210,4 +210,56 @@ TEST_F(reader, type_ids_out_of_range_are_void)
 	EXPECT_EQ(NULL, btf_type(&self->r, f.type_id));
 }
 
+/*
+ * A module's BTF: split on a base, its ids and strings going on from the
+ * base's.  A FUNC found by name has the id libbpf gave it, and its
+ * prototype's parameter names and types read across the split.
+ */
+TEST_F(reader, split_blob_finds_its_functions)
+{
+	struct btf *base = btf__new(self->b.data, self->b.size), *split;
+	const struct btf_type *func, *proto, *t;
+	const struct btf_param *p;
+	struct btf_reader mod = {};
+	int proto_id, func_id;
+	const void *raw;
+	u32 size;
+
+	ASSERT_NE(NULL, base);
+	ASSERT_EQ(0, btf_reader_init(&self->r, self->b.data, self->b.size));
+	split = btf__new_empty_split(base);
+	ASSERT_NE(NULL, split);
+	proto_id = btf__add_func_proto(split, 1);	/* returns int */
+	ASSERT_EQ(0, btf__add_func_param(split, "handle", 1));
+	ASSERT_EQ(0, btf__add_func_param(split, "key", 2));	/* int * */
+	func_id = btf__add_func(split, "kf", BTF_FUNC_GLOBAL, proto_id);
+	ASSERT_LT(0, func_id);
+	raw = btf__raw_data(split, &size);
+	ASSERT_NE(NULL, raw);
+	ASSERT_EQ(0, btf_reader_init_split(&mod, raw, size, &self->r));
+
+	EXPECT_EQ(func_id, btf_find_func(&mod, "kf"));
+	EXPECT_EQ(0, btf_find_func(&mod, "outer"));	/* a base struct, not a FUNC */
+	EXPECT_EQ(0, btf_find_func(&mod, "nope"));
+	func = btf_type(&mod, func_id);
+	ASSERT_NE(NULL, func);
+	EXPECT_STREQ("kf", btf_str(&mod, func->name_off));
+	proto = btf_type(&mod, func->type);
+	ASSERT_NE(NULL, proto);
+	ASSERT_EQ(BTF_KIND_FUNC_PROTO, BTF_INFO_KIND(proto->info));
+	p = (const struct btf_param *)(proto + 1);
+	EXPECT_STREQ("handle", btf_str(&mod, p[0].name_off));
+	t = btf_type(&mod, p[0].type);
+	ASSERT_NE(NULL, t);
+	EXPECT_STREQ("int", btf_str(&mod, t->name_off));
+	t = btf_type(&mod, p[1].type);
+	ASSERT_NE(NULL, t);
+	EXPECT_EQ(BTF_KIND_PTR, BTF_INFO_KIND(t->info));
+	/* Past the split's last type: void. */
+	EXPECT_EQ(NULL, btf_type(&mod, func_id + 1));
+	btf_reader_free(&mod);
+	btf__free(split);
+	btf__free(base);
+}
+
 TEST_HARNESS_MAIN
