@@ -178,12 +178,24 @@ static unsigned long fuzz_sweep(void)
 	return BPFCMPDEL_IOC_SWEEP;
 }
 
+/* Map handles: made on any fd, freed by any number; the table may fill. */
+static unsigned long fuzz_handle(void)
+{
+	struct bpfcmpdel_handle_req *q = request();
+
+	q->size = req_size(sizeof(*q));
+	q->map_fd = an_fd();
+	q->handle = rnd() % 4 ? 0 : PICK(rnd(), rnd() % 512, 0x100);
+	q->flags = rnd() % 16 ? 0 : rnd();
+	return rnd() % 2 ? BPFCMPDEL_IOC_HANDLE_NEW : BPFCMPDEL_IOC_HANDLE_FREE;
+}
+
 static bool allowed(int err)
 {
 	switch (err) {
 	case 0: case ENOENT: case EBUSY: case EAGAIN: case EOPNOTSUPP:
 	case EINVAL: case EPERM: case EBADF: case EFAULT: case E2BIG:
-	case ENOTTY: case ENOMEM:
+	case ENOTTY: case ENOMEM: case ENOSPC:
 		return true;
 	default:
 		return false;
@@ -324,6 +336,12 @@ int main(int argc, char **argv)
 		case 3: cmd = fuzz_single(true); break;
 		case 4: case 5: cmd = fuzz_batch(); break;
 		case 6: cmd = fuzz_sweep(); break;
+		case 7:
+			if (rnd() % 2) {
+				cmd = fuzz_handle();
+				break;
+			}
+			/* fall through */
 		default:
 			cmd = _IOC(rnd() % 4, rnd() % 2 ? BPFCMPDEL_IOC_MAGIC : rnd() % 256,
 				   rnd() % 8, rnd() % 256);
