@@ -85,7 +85,7 @@ pkg_step() {
 # As on a host running that kernel, whose image DKMS reads the BTF from
 # for the module's own (module/btf-base.sh; /sys is the chroot's host's).
 installs_with_headers() {	# installs_with_headers KVER
-	install -D -m 644 "$(kernel_image "$1")" "$run/boot/vmlinuz-$1" &&
+	install -D -m 644 "$(KERNELS_CACHE=$kcache kernel_image "$1")" "$run/boot/vmlinuz-$1" &&
 		apt_install openssl pkgconf "linux-headers-$1" &&
 		apt_install "$pkgs"/bpfcmpdel-dkms_*_all.deb "$pkgs"/libbpfcmpdel0_*.deb \
 			"$pkgs"/libbpfcmpdel-dev_*.deb "$pkgs"/bpfcmpdel_*_amd64.deb &&
