@@ -5,7 +5,7 @@
 # kernel's /sys/kernel/btf/vmlinux when KVER is running, else the vmlinux
 # inside IMAGE (default /boot/vmlinuz-KVER), decompressed into DIR.  For
 # a kernel installed but not yet booted, which is what DKMS builds for
-# after an upgrade.  Needs xz or zstd, as the image was packed.
+# after an upgrade.  Needs the tool the image was packed with.
 set -eu
 kver=$1 dir=$2 image=${3:-/boot/vmlinuz-$1}
 
@@ -32,8 +32,12 @@ unpack() {
 	}
 }
 
+# As the kernel packed it (CONFIG_KERNEL_*): Debian's 6.1 in xz, its cloud
+# flavour in lz4 (the legacy frame), 6.12 and later in zstd.
 if unpack '\xFD7zXZ\x00' xz -dc --single-stream ||
-	unpack '\x28\xB5\x2F\xFD' zstd -dcq; then
+	unpack '\x28\xB5\x2F\xFD' zstd -dcq ||
+	unpack '\x02\x21\x4C\x18' lz4 -dcq ||
+	unpack '\x1F\x8B\x08' gzip -dcq; then
 	echo "$out"
 else
 	rm -f "$out"

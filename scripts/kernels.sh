@@ -357,8 +357,10 @@ _kernels_put() {
 
 # Packages a build for KVER needs: the suite's default compiler (the one
 # the headers were made with) and the headers themselves.
+# pahole and the decompressors: the module's BTF where the headers ship no
+# vmlinux (module/btf-base.sh), as bpfcmpdel-dkms depends on them.
 _kernels_chroot_pkgs() {
-	echo gcc make dkms kmod sparse "linux-headers-$1"
+	echo gcc make dkms kmod sparse dwarves xz-utils zstd lz4 "linux-headers-$1"
 }
 
 _kernels_chroot_provision() {
