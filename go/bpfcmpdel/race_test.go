@@ -91,16 +91,23 @@ func raceDatapath(t *testing.T, pass gcPass) (deleted, lost int) {
 	var wg sync.WaitGroup
 	var runErr error
 	wg.Add(1)
-	// Each flow is seen every 10th tick and has expired 2 ticks after:
-	// expired most of the time, so that even a pass many ticks long (a
-	// debug kernel's) finds some, and refreshed often enough to race it.
+	// Every flow is seen in the first 10 ticks and has expired 2 ticks
+	// after it was last seen.  A quarter are busy, seen every 10th tick:
+	// refreshed often enough to race a pass.  The rest are idle, seen
+	// every 5000th: expired whenever a pass looks, however many ticks the
+	// pass lasts (a KCSAN kernel's, walking a large map's every slot,
+	// lasts hundreds, in which each busy flow is refreshed again).
 	go func() {
 		defer wg.Done()
 		pkt := make([]byte, packetSize)
 		for atomic.LoadInt32(&stop) == 0 {
 			now := atomic.AddUint64(&tick, 1)
 			for f := uint32(0); f < ctFlows; f++ {
-				if (uint64(f)+now)%10 != 0 {
+				period := uint64(5000)
+				if f%4 == 0 || now <= 10 {
+					period = 10
+				}
+				if (uint64(f)+now)%period != 0 {
 					continue
 				}
 				copy(pkt[16:], flowKey(f))
