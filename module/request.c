@@ -328,19 +328,15 @@ static int request_handle_new(struct file *file,
 			      struct bpfcmpdel_handle_req __user *ureq,
 			      const struct bpfcmpdel_handle_req *req)
 {
+	/* What the security modules see: an update of an existing element. */
+	const struct bpfcmpdel_req as_update = { .map_fd = req->map_fd };
 	struct cmpdel_map_ref ref;
-	union bpf_attr attr;
 	u32 id;
 	int ret;
 
 	if (req->handle)
 		return -EINVAL;
-	memset(&attr, 0, sizeof(attr));
-	attr.map_fd = req->map_fd;
-	attr.flags = BPF_EXIST;
-	ret = cmpdel_security_bpf(BPF_MAP_UPDATE_ELEM, &attr,
-				  offsetofend(union bpf_attr, flags)) ?:
-	      cmpdel_map_get(req->map_fd, &ref);
+	ret = lsm_single(&as_update, true) ?: cmpdel_map_get(req->map_fd, &ref);
 	if (ret)
 		return ret;
 	ret = cmpdel_map_prog_check(ref.map) ?:
