@@ -179,8 +179,19 @@ int cmpdel_map_prog_check(const struct bpf_map *map);
 int cmpdel_map_check_op(const struct bpf_map *map, const struct cmpdel_op *op);
 int cmpdel_map_check_swap(const struct bpf_map *map, const struct cmpdel_op *op);
 int cmpdel_map_check_sweep(const struct bpf_map *map, const struct cmpdel_sweep *sw);
-bool cmpdel_map_is_percpu(const struct bpf_map *map);
-bool cmpdel_map_is_lru(const struct bpf_map *map);
+
+/* Inline: asked for every element a sweep or batch frees. */
+static inline bool cmpdel_map_is_percpu(const struct bpf_map *map)
+{
+	return map->map_type == BPF_MAP_TYPE_PERCPU_HASH ||
+	       map->map_type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+static inline bool cmpdel_map_is_lru(const struct bpf_map *map)
+{
+	return map->map_type == BPF_MAP_TYPE_LRU_HASH ||
+	       map->map_type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
 
 /* One element's compare-and-swap (@swap) or compare-and-delete. */
 int cmpdel_htab_single(struct bpf_map *map, const void *key,

@@ -38,17 +38,23 @@ module_param(test_lock_fail_after, int, 0600);
 MODULE_PARM_DESC(test_lock_fail_after,
 		 "testing only: fail bucket locks after this many more succeed (-1: never)");
 
-static bool lock_fails_for_test(void)
+static bool lock_fails_for_test_count(int left)
 {
-	int left = READ_ONCE(test_lock_fail_after);
-
 	do {
-		if (likely(left < 0))
+		if (left < 0)
 			return false;
 		if (!left)
 			return true;
 	} while (!try_cmpxchg(&test_lock_fail_after, &left, left - 1));
 	return false;
+}
+
+/* Inline, as every lock is asked: one load when no test is running. */
+static inline bool lock_fails_for_test(void)
+{
+	int left = READ_ONCE(test_lock_fail_after);
+
+	return unlikely(left >= 0) && lock_fails_for_test_count(left);
 }
 
 static void *field(void *base, u32 offset)
@@ -83,6 +89,29 @@ static int bucket_enter(void *htab, u32 hash, void *lock,
 	return cmpdel_bucket_enter(htab, hash, lock, guard);
 }
 
+/*
+ * memcmp() for equality, with the sizes a GC uses done in one load each:
+ * x86's memcmp() is lib/string.c's loop, a call and a byte loop per
+ * compare for a 4-byte key, and every element a batch or sweep frees has a
+ * key and a region compared.
+ */
+static bool bytes_equal(const void *a, const void *b, u32 size)
+{
+	u64 x = 0, y = 0;
+
+	if (size != sizeof(u32) && size != sizeof(u64))
+		return !memcmp(a, b, size);
+	/* Constant-size copies: a load each, aligned or not. */
+	if (size == sizeof(u32)) {
+		memcpy(&x, a, sizeof(u32));
+		memcpy(&y, b, sizeof(u32));
+	} else {
+		memcpy(&x, a, sizeof(u64));
+		memcpy(&y, b, sizeof(u64));
+	}
+	return x == y;
+}
+
 /* Caller holds the bucket lock. */
 static void *lookup_elem_raw(struct hlist_nulls_head *head, u32 hash,
 			     const void *key, u32 key_size)
@@ -94,7 +123,7 @@ static void *lookup_elem_raw(struct hlist_nulls_head *head, u32 hash,
 	     !is_a_nulls(n); n = rcu_dereference_raw(hlist_nulls_next_rcu(n))) {
 		l = (char *)n - L.elem_hash_node;
 		if (htab_u32(l, L.elem_hash) == hash &&
-		    !memcmp(field(l, L.elem_key), key, key_size))
+		    bytes_equal(field(l, L.elem_key), key, key_size))
 			return l;
 	}
 	return NULL;
@@ -116,7 +145,7 @@ static void __percpu *elem_pptr(void *l, u32 key_size)
 static bool region_equal(const void *region, const void *expected, u32 size)
 {
 	/* Racing in-place writers, as documented: see above. */
-	return data_race(!memcmp(region, expected, size));
+	return data_race(bytes_equal(region, expected, size));
 }
 
 /*
@@ -207,13 +236,11 @@ static bool elem_may_delete(struct bpf_map *map, void *l,
 }
 
 /* check_and_free_fields(): timers cancelled, kptrs released, ... */
-static void htab_free_fields(struct bpf_map *map, void *l)
+static void htab_free_fields_all(struct bpf_map *map, void *l)
 {
 	void __percpu *pptr;
 	int cpu;
 
-	if (!cmpdel_map_has_fields(map))
-		return;
 	if (!cmpdel_map_is_percpu(map)) {
 		cmpdel_free_fields(map, elem_value(l, map->key_size));
 		return;
@@ -221,6 +248,13 @@ static void htab_free_fields(struct bpf_map *map, void *l)
 	pptr = elem_pptr(l, map->key_size);
 	for_each_possible_cpu(cpu)
 		cmpdel_free_fields(map, per_cpu_ptr(pptr, cpu));
+}
+
+/* Most maps have no such fields: asked inline, for every element freed. */
+static inline void htab_free_fields(struct bpf_map *map, void *l)
+{
+	if (cmpdel_map_has_fields(map))
+		htab_free_fields_all(map, l);
 }
 
 /*
@@ -631,6 +665,25 @@ static bool sweep_elem_maybe_linked(struct hlist_nulls_head *head,
 }
 
 /*
+ * F_SWEEP_ELEMS: whether slot @l is in no chain for sure, by its own node
+ * alone.  An unlinked node's pprev is LIST_POISON2, or NULL if it never
+ * was linked (the array starts zeroed, and such a slot's field reads 0,
+ * below any threshold): most free slots of a sparse LRU map, and every
+ * slot a map has never used, passed here before the lookups and stack
+ * set-up of sweep_elem().  A preallocated hash keeps its free list there
+ * instead; for those the chain tells.
+ */
+static bool sweep_elem_unlinked(void *l)
+{
+	struct hlist_nulls_node *node = field(l, L.elem_hash_node);
+	struct hlist_nulls_node **pprev;
+
+	/* A hint: the chain decides under the lock; linkers race this. */
+	pprev = data_race(READ_ONCE(node->pprev));
+	return !pprev || pprev == LIST_POISON2;
+}
+
+/*
  * F_SWEEP_ELEMS: element @l, whose field read below the threshold without
  * the lock, is looked for in the chain of the bucket its hash names, under
  * that bucket's lock.  Linked, its hash cannot change and it cannot leave
@@ -647,20 +700,11 @@ static int sweep_elem(struct sweep_walk *w, void *l)
 	struct hlist_nulls_head *head = field(b, w->head);
 	void *lock = field(b, L.bucket_lock);
 	struct cmpdel_bucket_guard guard;
-	struct hlist_nulls_node **pprev;
 	u32 taken = 0;
 	u64 seen;
 	int ret;
 
-	/*
-	 * An unlinked node's pprev is LIST_POISON2, or NULL if it never was
-	 * linked (the array starts zeroed): most free slots of a sparse LRU
-	 * map, passed without a look at any chain.  A preallocated hash
-	 * keeps its free list there instead; the chain tells.
-	 */
-	pprev = data_race(READ_ONCE(node->pprev));
-	if (!pprev || pprev == LIST_POISON2 ||
-	    !sweep_elem_maybe_linked(head, node, idx))
+	if (!sweep_elem_maybe_linked(head, node, idx))
 		return 0;
 	ret = bucket_enter(w->map, hash, lock, &guard);
 	if (ret)
@@ -683,6 +727,33 @@ static int sweep_elem(struct sweep_walk *w, void *l)
 }
 
 /*
+ * F_SWEEP_ELEMS: the first slot from @idx to @end whose field reads below
+ * @threshold, or @end.  Nine in ten slots of a GC's map end here, so the
+ * loop keeps all it needs in registers: nothing it reads can change under
+ * it but the fields.  Each field is a hint, confirmed under the lock: a
+ * free slot holds stale bytes, and one being reused is written as it is
+ * read (an intended race, data_race() for KCSAN).
+ */
+static u32 sweep_elems_scan(const u8 *field0, u32 elem_size, bool wide,
+			    u64 threshold, u32 idx, u32 end)
+{
+	const u8 *word = field0 + (size_t)idx * elem_size;
+
+	if (wide) {
+		for (; idx < end; idx++, word += elem_size)
+			/* A hint, racing the field's writers: see above. */
+			if (data_race(READ_ONCE(*(const u64 *)word)) < threshold)
+				break;
+		return idx;
+	}
+	for (; idx < end; idx++, word += elem_size)
+		/* A hint, racing the field's writers: see above. */
+		if (data_race(READ_ONCE(*(const u32 *)word)) < threshold)
+			break;
+	return idx;
+}
+
+/*
  * F_SWEEP_ELEMS: up to SWEEP_PER_SECTION * 4 slots from @w->sw->cursor, in
  * memory order; the field of most is read once, without a lock, and only
  * those below the threshold cost a bucket lock.  *@progress and -EAGAIN
@@ -693,25 +764,24 @@ static int sweep_elems_section(struct sweep_walk *w, u32 nr, bool *progress)
 	struct cmpdel_sweep *sw = w->sw;
 	u8 *elems = *(u8 **)field(w->map, L.htab_elems);
 	u32 elem_size = htab_u32(w->map, L.htab_elem_size);
+	const u8 *field0 = elems + L.elem_hash_node + w->field;
+	bool wide = sw->size == sizeof(u64);
+	u64 threshold = sw->threshold;
 	u32 start = sw->cursor, idx = start;
 	u32 end = min(start + min_t(u32, sw->budget, 4 * SWEEP_PER_SECTION), nr);
 	void *l;
 	int ret = 0;
 
 	rcu_read_lock();
-	for (; idx < end && sw->room; idx++) {
+	while (sw->room) {
+		idx = sweep_elems_scan(field0, elem_size, wide, threshold, idx, end);
+		if (idx == end)
+			break;
 		l = elems + (size_t)idx * elem_size;
-		/*
-		 * A hint, confirmed under the lock: a free slot holds stale
-		 * bytes, and one being reused is written as it is read (an
-		 * intended race, data_race() for KCSAN).
-		 */
-		if (data_race(sweep_field(w, field(l, L.elem_hash_node))) >=
-		    sw->threshold)
-			continue;
-		ret = sweep_elem(w, l);
+		ret = sweep_elem_unlinked(l) ? 0 : sweep_elem(w, l);
 		if (ret)
 			break;
+		idx++;
 	}
 	rcu_read_unlock();
 	*progress |= idx != start;

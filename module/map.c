@@ -17,18 +17,6 @@
 #include "compat/fields.h"
 #include "cmpdel.h"
 
-bool cmpdel_map_is_percpu(const struct bpf_map *map)
-{
-	return map->map_type == BPF_MAP_TYPE_PERCPU_HASH ||
-	       map->map_type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
-}
-
-bool cmpdel_map_is_lru(const struct bpf_map *map)
-{
-	return map->map_type == BPF_MAP_TYPE_LRU_HASH ||
-	       map->map_type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
-}
-
 static int cmpdel_htab_kind(const struct bpf_map *map)
 {
 	switch (map->map_type) {

@@ -40,8 +40,8 @@ struct cmpdel_bucket_guard {
 	unsigned long flags;
 };
 
-static inline int cmpdel_bucket_enter(void *htab, u32 hash, void *lock,
-				      struct cmpdel_bucket_guard *g)
+static __always_inline int cmpdel_bucket_enter(void *htab, u32 hash, void *lock,
+					       struct cmpdel_bucket_guard *g)
 {
 	unsigned long flags;
 
@@ -98,8 +98,8 @@ static inline int __percpu *cmpdel_map_locked_slot(void *htab, u32 hash)
 	return slots[hash & min(cmpdel_layout.nr_map_locked - 1, n_buckets - 1)];
 }
 
-static inline int cmpdel_bucket_enter(void *htab, u32 hash, void *lock,
-				      struct cmpdel_bucket_guard *g)
+static __always_inline int cmpdel_bucket_enter(void *htab, u32 hash, void *lock,
+					       struct cmpdel_bucket_guard *g)
 {
 	unsigned long flags;
 
