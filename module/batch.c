@@ -94,14 +94,6 @@ static int batch_chunk_in(const struct bpf_map *map,
 	return 0;
 }
 
-static void batch_count(const s32 *results, u32 n)
-{
-	u32 i;
-
-	for (i = 0; i < n; i++)
-		cmpdel_stat_result(results[i]);
-}
-
 static int batch_chunks(struct bpf_map *map, struct cmpdel_op *op,
 			const struct bpfcmpdel_batch_req *req, struct batch_bufs *b,
 			u32 *done)
@@ -116,7 +108,7 @@ static int batch_chunks(struct bpf_map *map, struct cmpdel_op *op,
 			return ret;
 		cmpdel_htab_compare_delete_batch(map, b->keys, b->expected + b->skip,
 						 b->stride, n, op, b->results);
-		batch_count(b->results, n);
+		cmpdel_stat_results(b->results, n);
 		/* Only another thread unmapping @results can fail this. */
 		if (copy_to_user(u64_to_user_ptr(req->results) +
 				 (size_t)*done * sizeof(s32), b->results,

@@ -57,6 +57,41 @@ void cmpdel_stat_result(int result)
 	}
 }
 
+/*
+ * A batch chunk's results, tallied here and added once a kind: a call and
+ * a per-CPU add per element cost more than the compare-and-delete's own
+ * bookkeeping.
+ */
+void cmpdel_stat_results(const s32 *results, u32 n)
+{
+	u32 deleted = 0, changed = 0, absent = 0, retried = 0, refused = 0, i;
+
+	for (i = 0; i < n; i++) {
+		switch (results[i]) {
+		case 0:
+			deleted++;
+			break;
+		case -EBUSY:
+			changed++;
+			break;
+		case -ENOENT:
+			absent++;
+			break;
+		case -EAGAIN:
+			retried++;
+			break;
+		case -EPERM:
+			refused++;
+			break;
+		}
+	}
+	cmpdel_stat_add(CMPDEL_STAT_DELETED, deleted);
+	cmpdel_stat_add(CMPDEL_STAT_CHANGED, changed);
+	cmpdel_stat_add(CMPDEL_STAT_ABSENT, absent);
+	cmpdel_stat_add(CMPDEL_STAT_RETRIED, retried);
+	cmpdel_stat_add(CMPDEL_STAT_REFUSED, refused);
+}
+
 /* A single request's result: a swap that wrote, or as above. */
 void cmpdel_stat_single(int result, bool swap)
 {

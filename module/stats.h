@@ -43,6 +43,7 @@ static inline void cmpdel_stat_add(enum cmpdel_stat item, u64 n)
 }
 
 void cmpdel_stat_result(int result);
+void cmpdel_stat_results(const s32 *results, u32 n);
 void cmpdel_stat_single(int result, bool swap);
 ssize_t cmpdel_stats_show(char *buf);
 
