@@ -18,11 +18,20 @@
  * BENCH_ICOUNT set says the guest's clock counts instructions (QEMU
  * -icount), which the output then says.
  *
- * cmpdel_bench --curve SIZES...: a GC pass (Cilium's, Calico's, the sweep)
- * on hash and LRU maps of each size, for the plot of time against size.
+ * With two CPUs, also two GC threads against one on each map the element
+ * walk serves, beside the kernel's own batch delete split in two and a
+ * loop that shares nothing (what two vCPUs give on this host at all).
+ * Rows 8 are the front doors alone: each interface's call on a closed fd.
+ *
+ * cmpdel_bench --threads: that table alone.
+ *
+ * cmpdel_bench --curve SIZES...: a GC pass (Cilium's, Calico's, the sweep,
+ * the sweep's walk alone) on hash and LRU maps of each size, for the plot
+ * of time against size, beside what one random read costs at that size.
  *
  * cmpdel_bench --gc PASS [ROUNDS]: one GC pass (cilium, calico, sweep, buckets,
- * walk) or 8192 single deletes (delete: bpf(); cmpdel: this module) alone,
+ * walk) or 8192 deletes (delete: bpf(); cmpdel: this module, one a call;
+ * batch: this module, 1024 a call) alone,
  * for a profiler (scripts/profile.sh).  With BENCH_PERF_CTL and BENCH_PERF_ACK
  * naming the fifos of `perf record --control`, only the passes themselves
  * are recorded, not the refills between them.
@@ -30,10 +39,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -195,6 +207,32 @@ static int m_cmpdel_tombstone(struct ctx *c)
 	return cmpdel_single(c, BPFCMPDEL_F_TOMBSTONE);
 }
 
+/*
+ * The front doors alone: the same calls on a map fd that is not open,
+ * which each side refuses (-EBADF) once it has done what every request
+ * does first -- the syscall's entry, the request's copy-in and checks, the
+ * security hook -- and before it touches a map.  The difference between
+ * the two is what a device's ioctl costs over bpf() before any map work.
+ */
+#define CLOSED_FD 999
+
+static int m_floor_bpf(struct ctx *c)
+{
+	for (__u32 i = 0; i < c->k; i++)
+		if (!bpf_map_delete_elem(CLOSED_FD, &c->keys[i]) || errno != EBADF)
+			return -EIO;
+	return 0;
+}
+
+static int m_floor_cmpdel(struct ctx *c)
+{
+	for (__u32 i = 0; i < c->k; i++)
+		if (!bpfcmpdel_delete(CLOSED_FD, &c->keys[i], &c->expected[i], 0, 8, NULL) ||
+		    errno != EBADF)
+			return -EIO;
+	return 0;
+}
+
 static int cmpdel_batch(struct ctx *c, __u32 size)
 {
 	__u32 i, n;
@@ -266,6 +304,10 @@ static const struct method methods[] = {
 	{ "7. bpfcmpdel batch of 1024, counters off", m_batch1024, false, true, true, true },
 	{ "7. bpfcmpdel batch of 4096", m_batch4096, false, true, true, false },
 	{ "7. bpfcmpdel sweep", m_sweep, false, true, true, false },
+	{ "8. `BPF_MAP_DELETE_ELEM` on a closed fd: `bpf()`'s floor", m_floor_bpf, false, true, true,
+	  false },
+	{ "8. bpfcmpdel delete on a closed fd: the ioctl's floor", m_floor_cmpdel, false, true, true,
+	  false },
 };
 #define NR_METHODS (sizeof(methods) / sizeof(methods[0]))
 
@@ -300,6 +342,29 @@ static int spin_lock_map(__u32 n)
 }
 
 /*
+ * Without the common LRU, an element belongs to the LRU list of the CPU
+ * that inserted it, and each CPU's list has its own share of the slots:
+ * batch @nth of a fill goes from CPU @nth mod the CPUs there are, as a
+ * datapath's inserts come from every CPU (-1: any CPU again).
+ */
+static void fill_cpu(const struct ctx *c, int nth)
+{
+	int cpus = libbpf_num_possible_cpus(), cpu;
+	cpu_set_t set;
+
+	if (!(c->cfg->flags & BPF_F_NO_COMMON_LRU) || cpus < 2)
+		return;
+	CPU_ZERO(&set);
+	if (nth < 0) {
+		for (cpu = 0; cpu < cpus; cpu++)
+			CPU_SET(cpu, &set);
+	} else {
+		CPU_SET(nth % cpus, &set);
+	}
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/*
  * Inserts keys [0, n) in batches, @expired of them expired and spread
  * evenly; the first K of those are the ones the methods delete.
  */
@@ -321,9 +386,11 @@ static int fill(struct ctx *c, __u32 expired)
 			keys[j] = i + j;
 			memcpy(vals + (size_t)j * c->vsize, &life, sizeof(life));
 		}
+		fill_cpu(c, i / 4096);
 		if (bpf_map_update_batch(c->fd, keys, vals, &cnt, &o))
 			return -errno;
 	}
+	fill_cpu(c, -1);
 	for (i = 0; i < c->k; i++) {
 		c->keys[i] = i * stride;
 		c->expected[i] = EXPIRED;
@@ -461,7 +528,7 @@ static int bench_config(const struct config *cfg)
 
 /* --- a whole GC pass ----------------------------------------------------- */
 
-enum { GC_CILIUM, GC_CALICO, GC_SWEEP, GC_WALK, GC_BUCKETS, GC_SWEEP2, GC_GO, GC_GO_CILIUM,
+enum { GC_CILIUM, GC_CALICO, GC_SWEEP, GC_WALK, GC_BUCKETS, GC_GO, GC_GO_CILIUM,
        NR_GC };
 
 static const char *const gc_names[NR_GC] = {
@@ -470,7 +537,6 @@ static const char *const gc_names[NR_GC] = {
 	"bpfcmpdel_gc_sweep()",
 	"the walk alone: bpfcmpdel_gc_sweep() with a threshold nothing is below",
 	"the sweep in bucket order (without `BPFCMPDEL_F_SWEEP_ELEMS`)",
-	"bpfcmpdel_gc_sweep(), 2 threads",
 	"`bpfcmpdel.GC()`, Go (go/bpfcmpdel on cilium/ebpf)",
 	"Cilium-style on cilium/ebpf alone: `BatchLookup` + `Delete` per expired key",
 };
@@ -565,8 +631,6 @@ static int gc_c(struct ctx *c, int which)
 	case GC_BUCKETS:
 		return gc_buckets(c);
 	case GC_SWEEP:
-	case GC_SWEEP2:
-		o.threads = which == GC_SWEEP2 ? 2 : 1;
 		if (bpfcmpdel_gc_sweep(c->fd, 0, 8, LIVE, &st, &o))
 			return -errno;
 		return st.deleted == c->expired ? 0 : -EIO;
@@ -624,8 +688,6 @@ static void bench_gc(void)
 	/* A tenth expired. */
 	if (setup(&c, &cfg) || fill(&c, GC_N / 10))
 		return;
-	/* Two threads only where two CPUs can run them (not under -icount). */
-	on[GC_SWEEP2] = sysconf(_SC_NPROCESSORS_ONLN) > 1;
 	if (getenv("BENCH_GO")) {
 		unlink(GC_PIN);
 		if (bpf_obj_pin(c.fd, GC_PIN))
@@ -662,12 +724,183 @@ static void bench_gc(void)
 	}
 	gc_ratio(t, GC_SWEEP, GC_CALICO, "The sweep against Calico's walker");
 	gc_ratio(t, GC_SWEEP, GC_BUCKETS, "The sweep in element order against bucket order");
-	if (on[GC_SWEEP2])
-		gc_ratio(t, GC_SWEEP2, GC_SWEEP, "Two threads against one");
 	if (on[GC_GO])
 		gc_ratio(t, GC_GO, GC_SWEEP,
 			 "The Go package's pass against the C library's, same map, same trials");
 	teardown(&c);
+}
+
+/*
+ * Two GC threads against one, on each map the element walk serves, beside
+ * a loop that shares nothing (no memory, no lock): that loop's speedup is
+ * what the VM's two vCPUs give at all on this host, the ceiling the GC's
+ * is read against.  Two rows of LRU maps tell apart what the LRU's one
+ * free list costs (its lock is taken for every element freed) from what
+ * the per-CPU lists of BPF_F_NO_COMMON_LRU do.
+ */
+static void *spin(void *arg)
+{
+	volatile unsigned long x = 0;	/* kept in memory: not folded away */
+	unsigned long i;
+
+	for (i = 0; i < (unsigned long)arg; i++)
+		x += i * i;
+	return NULL;
+}
+
+#define SPIN_N	(64UL << 20)
+
+static int spin_threads(int nthreads)
+{
+	pthread_t t;
+
+	if (nthreads == 1) {
+		spin((void *)SPIN_N);
+		return 0;
+	}
+	if (pthread_create(&t, NULL, spin, (void *)(SPIN_N / 2)))
+		return -EAGAIN;
+	spin((void *)(SPIN_N / 2));
+	return -pthread_join(t, NULL);
+}
+
+/* Half of the expired keys, by the kernel's own batch delete. */
+struct kdel_half {
+	int fd;
+	__u32 *keys, n;
+	int ret;
+};
+
+static void *kdel_half(void *arg)
+{
+	struct kdel_half *h = arg;
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	__u32 i, cnt;
+
+	for (i = 0; i < h->n && !h->ret; i += cnt) {
+		cnt = h->n - i < 4096 ? h->n - i : 4096;
+		if (bpf_map_delete_batch(h->fd, h->keys + i, &cnt, &o))
+			h->ret = -errno;
+	}
+	return NULL;
+}
+
+/*
+ * The same deletions made by the kernel's BPF_MAP_DELETE_BATCH, the
+ * expired keys split in two: what the map's own free path lets two
+ * threads do, whoever calls it.
+ */
+static int kdel_threads(struct ctx *c, int nthreads)
+{
+	static __u32 keys[GC_N / 10 + 1];
+	__u32 stride = c->cfg->n / (GC_N / 10), i;
+	struct kdel_half h[2];
+	pthread_t t;
+
+	for (i = 0; i < c->expired; i++)
+		keys[i] = i * stride;
+	h[0] = (struct kdel_half){ c->fd, keys, c->expired, 0 };
+	if (nthreads == 1) {
+		kdel_half(&h[0]);
+		return h[0].ret;
+	}
+	h[0].n = c->expired / 2;
+	h[1] = (struct kdel_half){ c->fd, keys + h[0].n, c->expired - h[0].n, 0 };
+	if (pthread_create(&t, NULL, kdel_half, &h[1]))
+		return -EAGAIN;
+	kdel_half(&h[0]);
+	pthread_join(t, NULL);
+	return h[0].ret ?: h[1].ret;
+}
+
+static int gc_threads(struct ctx *c, bool kernel, int nthreads)
+{
+	struct bpfcmpdel_gc_stats st;
+	BPFCMPDEL_GC_OPTS(o, .budget = BPFCMPDEL_SWEEP_BUDGET_MAX, .threads = nthreads);
+
+	if (!c)
+		return spin_threads(nthreads);
+	if (kernel)
+		return kdel_threads(c, nthreads);
+	if (bpfcmpdel_gc_sweep(c->fd, 0, 8, LIVE, &st, &o))
+		return -errno;
+	return st.deleted == c->expired ? 0 : -EIO;
+}
+
+/* Milliseconds of one run of @c's GC (NULL: the loop) on @nthreads threads. */
+static int threads_time(struct ctx *c, bool kernel, int nthreads, double *ms)
+{
+	double t0 = now_ns();
+	int ret = gc_threads(c, kernel, nthreads);
+
+	*ms = (now_ns() - t0) / 1e6;
+	return ret ?: c ? fill(c, GC_N / 10) : 0;
+}
+
+/*
+ * One row: @c's map by the kernel's deletes (@kernel) or the sweep, one
+ * thread and two, each trial beside the loop's own one and two: the
+ * second vCPU is not always the host's to give, and the loop in the same
+ * trial says how much of it there was.
+ */
+static void threads_row(struct ctx *c, bool kernel, const char *name)
+{
+	double t[2][GC_TRIALS], loop[2], r[GC_TRIALS], rel[GC_TRIALS];
+	int trial, s, n, ret = 0;
+
+	for (trial = 0; trial < GC_TRIALS && !ret; trial++) {
+		for (s = 0; s < 2 && !ret; s++) {
+			n = (s + trial) % 2;	/* who goes first alternates */
+			ret = threads_time(NULL, false, n + 1, &loop[n]) ?:
+			      threads_time(c, kernel, n + 1, &t[n][trial]);
+		}
+		r[trial] = t[0][trial] / t[1][trial];
+		rel[trial] = r[trial] / (loop[0] / loop[1]);
+	}
+	if (ret) {
+		printf("| %s | failed: %s | | | | |\n", name, strerror(-ret));
+		return;
+	}
+	qsort(t[0], GC_TRIALS, sizeof(double), cmp_double);
+	qsort(t[1], GC_TRIALS, sizeof(double), cmp_double);
+	qsort(r, GC_TRIALS, sizeof(double), cmp_double);
+	qsort(rel, GC_TRIALS, sizeof(double), cmp_double);
+	printf("| %s | %.0f | %.0f | **%.2fx** | %.2f-%.2fx | %.2f |\n", name,
+	       t[0][GC_TRIALS / 2], t[1][GC_TRIALS / 2], r[GC_TRIALS / 2], r[0],
+	       r[GC_TRIALS - 1], rel[GC_TRIALS / 2]);
+}
+
+static void bench_threads(void)
+{
+	static const struct config cfgs[] = {
+		{ "hash", BPF_MAP_TYPE_HASH, 0, GC_N, false },
+		{ "LRU hash", BPF_MAP_TYPE_LRU_HASH, 0, GC_N, false },
+		{ "LRU hash, BPF_F_NO_COMMON_LRU", BPF_MAP_TYPE_LRU_HASH,
+		  BPF_F_NO_COMMON_LRU, GC_N, false },
+	};
+	static struct ctx c;
+	char name[128];
+	size_t m;
+
+	printf("\n**Two threads against one**, %u entries, a tenth expired: "
+	       "`bpfcmpdel_gc_sweep()` with `.threads = 2`, and the same keys by the "
+	       "kernel's `BPF_MAP_DELETE_BATCH` split in two; the first row shares "
+	       "nothing, the ceiling of what two vCPUs give here\n\n"
+	       "| what | 1 thread, ms | 2 threads, ms | speedup (median of each trial's) "
+	       "| spread | of the loop's in the same trial |\n|---|---|---|---|---|---|\n",
+	       GC_N);
+	threads_row(NULL, false, "a loop sharing nothing (the ceiling)");
+	for (m = 0; m < sizeof(cfgs) / sizeof(cfgs[0]); m++) {
+		if (setup(&c, &cfgs[m]) || fill(&c, GC_N / 10)) {
+			printf("| %s | setup failed | | | | |\n", cfgs[m].name);
+			continue;
+		}
+		snprintf(name, sizeof(name), "%s: the sweep", cfgs[m].name);
+		threads_row(&c, false, name);
+		snprintf(name, sizeof(name), "%s: `BPF_MAP_DELETE_BATCH`", cfgs[m].name);
+		threads_row(&c, true, name);
+		teardown(&c);
+	}
 }
 
 /*
@@ -678,9 +911,51 @@ static void bench_gc(void)
  */
 #define CURVE_TRIALS 3
 
+/*
+ * What the platform charges for one read at a random address in a buffer
+ * the size of a map's bucket array (buckets of 16 bytes, as many as
+ * hashtab.c makes for @n entries and a quarter to spare), mapped in 4 KiB
+ * pages as the kernel's vmalloc() maps a map's memory (no huge pages:
+ * under TCG every page missed costs a walk of the guest's page tables):
+ * every deletion has to read (and lock) its bucket, so this, once per
+ * deleted entry, is a floor under what a GC pass pays that grows with the
+ * map.  Each read's address depends on the last read's value, so none
+ * overlap; a first pass warms what it can (caches, QEMU's TLB).  ns per
+ * read, of the second pass.
+ */
+static double random_read_ns(__u32 n)
+{
+	__u64 x = 88172645463325252ULL, v = 0, *buf;
+	size_t words = 2, i, reads = 1U << 20, len;
+	double t0 = 0, t1 = 0;
+	int pass;
+
+	while (words < 2 * (size_t)(n + n / 4))
+		words <<= 1;
+	len = words * sizeof(*buf);
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return -1;
+	madvise(buf, len, MADV_NOHUGEPAGE);
+	memset(buf, 0, len);	/* real pages, not the zero page */
+	for (pass = 0; pass < 2; pass++) {
+		t0 = now_ns();
+		for (i = 0; i < reads; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			v = buf[(x + v) & (words - 1)];
+		}
+		t1 = now_ns();
+	}
+	munmap(buf, len);
+	return v ? -1 : (t1 - t0) / reads;
+}
+
 static void bench_curve(const __u32 *sizes, __u32 nsizes)
 {
-	static const int methods[] = { GC_CILIUM, GC_CALICO, GC_SWEEP };
+	static const int methods[] = { GC_CILIUM, GC_CALICO, GC_SWEEP, GC_WALK };
+	static const char *const names[] = { "cilium", "calico", "sweep", "walk" };
 	static const struct {
 		const char *name, *label;
 		enum bpf_map_type type;
@@ -688,11 +963,13 @@ static void bench_curve(const __u32 *sizes, __u32 nsizes)
 		{ "hash", "hash", BPF_MAP_TYPE_HASH },
 		{ "lru", "LRU hash", BPF_MAP_TYPE_LRU_HASH },
 	};
-	double t[CURVE_TRIALS], ms[2][8][3];
+	double t[CURVE_TRIALS], ms[2][8][4], rd[8];
 	struct config cfg = {};
 	static struct ctx c;
 	__u32 m, i, g, trial;
 
+	for (i = 0; i < nsizes; i++)
+		rd[i] = random_read_ns(sizes[i]);
 	for (m = 0; m < 2; m++) {
 		cfg = (struct config){ maps[m].label, maps[m].type, 0, 0, false };
 		for (i = 0; i < nsizes; i++) {
@@ -701,7 +978,7 @@ static void bench_curve(const __u32 *sizes, __u32 nsizes)
 				printf("@@CURVE %s %u setup failed@@\n", maps[m].name, cfg.n);
 				return;
 			}
-			for (g = 0; g < 3; g++) {
+			for (g = 0; g < 4; g++) {
 				for (trial = 0; trial < CURVE_TRIALS; trial++) {
 					if (gc_one(&c, methods[g], &t[trial]))
 						t[trial] = -1;
@@ -709,20 +986,25 @@ static void bench_curve(const __u32 *sizes, __u32 nsizes)
 				}
 				qsort(t, CURVE_TRIALS, sizeof(double), cmp_double);
 				ms[m][i][g] = t[CURVE_TRIALS / 2];
-				printf("@@CURVE %s %u %s %.1f\n", maps[m].name, cfg.n,
-				       g == 0 ? "cilium" : g == 1 ? "calico" : "sweep", ms[m][i][g]);
+				printf("@@CURVE %s %u %s %.1f\n", maps[m].name, cfg.n, names[g],
+				       ms[m][i][g]);
 			}
 			teardown(&c);
 		}
 	}
 	printf("\n**A GC pass against the map's size**, a tenth expired: ns per entry "
-	       "(median of %d)\n\n| map | entries | Cilium-style | Calico-style | "
-	       "bpfcmpdel_gc_sweep() |\n|---|---|---|---|---|\n", CURVE_TRIALS);
+	       "(median of %d); the walk alone is the sweep with nothing expired; the "
+	       "last column is one read at a random address in a buffer the size of "
+	       "the map's bucket array, ns (a deletion's floor)\n\n"
+	       "| map | entries | Cilium-style | Calico-style | bpfcmpdel_gc_sweep() "
+	       "| the walk alone | a random read |\n|---|---|---|---|---|---|---|\n",
+	       CURVE_TRIALS);
 	for (m = 0; m < 2; m++)
 		for (i = 0; i < nsizes; i++)
-			printf("| %s | %u | %.0f | %.0f | %.0f |\n", maps[m].label, sizes[i],
-			       ms[m][i][0] * 1e6 / sizes[i], ms[m][i][1] * 1e6 / sizes[i],
-			       ms[m][i][2] * 1e6 / sizes[i]);
+			printf("| %s | %u | %.0f | %.0f | %.0f | %.0f | %.0f |\n", maps[m].label,
+			       sizes[i], ms[m][i][0] * 1e6 / sizes[i],
+			       ms[m][i][1] * 1e6 / sizes[i], ms[m][i][2] * 1e6 / sizes[i],
+			       ms[m][i][3] * 1e6 / sizes[i], rd[i]);
 }
 
 /* Tells `perf record --control` to "enable" or "disable", and waits. */
@@ -758,6 +1040,7 @@ static const struct {
 	{ "buckets", GC_BUCKETS, NULL, NULL },
 	{ "delete", -1, m_delete, "8192 BPF_MAP_DELETE_ELEM" },
 	{ "cmpdel", -1, m_cmpdel, "8192 bpfcmpdel_delete()" },
+	{ "batch", -1, m_batch1024, "8192 by bpfcmpdel_delete_batch(), 1024 a call" },
 };
 
 static int profile_gc(const char *name, int rounds)
@@ -784,7 +1067,7 @@ static int profile_gc(const char *name, int rounds)
 		ret = passes[p].gc >= 0 ? gc_c(&c, passes[p].gc) : passes[p].single(&c);
 		perf_control("disable\n");
 		t1 = now_ns();
-		printf("# %s pass %d: %.0f ms (%s)\n", name, r + 1, (t1 - t0) / 1e6,
+		printf("# %s pass %d: %.2f ms (%s)\n", name, r + 1, (t1 - t0) / 1e6,
 		       passes[p].gc >= 0 ? gc_names[passes[p].gc] : passes[p].what);
 		if (!ret)
 			ret = passes[p].gc >= 0 ? fill(&c, GC_N / 10) : restore(&c);
@@ -803,6 +1086,12 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "--gc"))
 		return profile_gc(argc > 2 ? argv[2] : "", argc > 3 ? atoi(argv[3]) : 3);
+	if (argc > 1 && !strcmp(argv[1], "--threads")) {
+		printf("@@BENCH-BEGIN@@\n");
+		bench_threads();
+		printf("@@BENCH-END@@\n");
+		return 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "--curve")) {
 		for (i = 2; i < (__u32)argc && nsizes < 8; i++)
 			sizes[nsizes++] = strtoul(argv[i], NULL, 0);
@@ -845,6 +1134,9 @@ int main(int argc, char **argv)
 	bench_config(&(struct config){ "hash with a bpf_spin_lock (lock mode)",
 				       BPF_MAP_TYPE_HASH, 0, 65536, true });
 	bench_gc();
+	/* Two threads only where two CPUs can run them (not under -icount). */
+	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
+		bench_threads();
 	printf("@@BENCH-END@@\n");
 	return 0;
 }
