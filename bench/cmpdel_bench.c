@@ -23,7 +23,9 @@
  * loop that shares nothing (what two vCPUs give on this host at all).
  * Rows 8 are the front doors alone: each interface's call on a closed fd.
  *
- * cmpdel_bench --threads: that table alone.
+ * Then a sparsely filled map, walked in element order and in bucket order.
+ *
+ * cmpdel_bench --threads, --sparse: that table alone.
  *
  * cmpdel_bench --curve SIZES...: a GC pass (Cilium's, Calico's, the sweep,
  * the sweep's walk alone) on hash and LRU maps of each size, for the plot
@@ -72,6 +74,7 @@ struct config {
 	__u32 flags;
 	__u32 n;
 	bool spin_lock;		/* value { lifetime, packets, bpf_spin_lock } */
+	__u32 slots;		/* max_entries; 0: n and a quarter more */
 };
 
 struct ctx {
@@ -425,7 +428,7 @@ static int setup(struct ctx *c, const struct config *cfg)
 	bpf_map__set_type(c->skel->maps.table, cfg->type);
 	bpf_map__set_map_flags(c->skel->maps.table, cfg->flags);
 	/* Room to spare: an LRU map evicts before it is quite full. */
-	bpf_map__set_max_entries(c->skel->maps.table, cfg->n + cfg->n / 4);
+	bpf_map__set_max_entries(c->skel->maps.table, cfg->slots ?: cfg->n + cfg->n / 4);
 	if (bench_bpf__load(c->skel))
 		return -errno;
 	c->fd = bpf_map__fd(c->skel->maps.table);
@@ -679,7 +682,7 @@ static void gc_ratio(double t[][GC_TRIALS], int num, int den, const char *what)
 
 static void bench_gc(void)
 {
-	static const struct config cfg = { "LRU hash", BPF_MAP_TYPE_LRU_HASH, 0, GC_N, false };
+	static const struct config cfg = { "LRU hash", BPF_MAP_TYPE_LRU_HASH, 0, GC_N, false, 0 };
 	static struct ctx c;
 	double t[NR_GC][GC_TRIALS], r[NR_GC][GC_TRIALS], sorted[GC_TRIALS];
 	bool on[NR_GC] = { true, true, true, true, true };
@@ -873,10 +876,10 @@ static void threads_row(struct ctx *c, bool kernel, const char *name)
 static void bench_threads(void)
 {
 	static const struct config cfgs[] = {
-		{ "hash", BPF_MAP_TYPE_HASH, 0, GC_N, false },
-		{ "LRU hash", BPF_MAP_TYPE_LRU_HASH, 0, GC_N, false },
+		{ "hash", BPF_MAP_TYPE_HASH, 0, GC_N, false, 0 },
+		{ "LRU hash", BPF_MAP_TYPE_LRU_HASH, 0, GC_N, false, 0 },
 		{ "LRU hash, BPF_F_NO_COMMON_LRU", BPF_MAP_TYPE_LRU_HASH,
-		  BPF_F_NO_COMMON_LRU, GC_N, false },
+		  BPF_F_NO_COMMON_LRU, GC_N, false, 0 },
 	};
 	static struct ctx c;
 	char name[128];
@@ -900,6 +903,57 @@ static void bench_threads(void)
 		snprintf(name, sizeof(name), "%s: `BPF_MAP_DELETE_BATCH`", cfgs[m].name);
 		threads_row(&c, true, name);
 		teardown(&c);
+	}
+}
+
+/*
+ * A sparsely filled map: the element walk reads every slot of the array,
+ * the bucket walk every bucket head and only the elements there are; the
+ * library takes the element walk whatever the fill.  GC_N / 10 entries in
+ * a map of GC_N and a quarter slots, a tenth of them expired.
+ */
+static void bench_sparse(void)
+{
+	static const struct config cfgs[] = {
+		{ "hash", BPF_MAP_TYPE_HASH, 0, GC_N / 10, false, GC_N + GC_N / 4 },
+		{ "LRU hash", BPF_MAP_TYPE_LRU_HASH, 0, GC_N / 10, false, GC_N + GC_N / 4 },
+	};
+	static const int gcs[2] = { GC_SWEEP, GC_BUCKETS };
+	double t[2][GC_TRIALS], r[GC_TRIALS];
+	static struct ctx c;
+	int trial, s, g, ret = 0;
+	size_t m;
+
+	printf("\n**A sparse map**: %u entries in %u slots, a tenth expired: "
+	       "`bpfcmpdel_gc_sweep()` in element order against the bucket order\n\n"
+	       "| map | element order, ms | bucket order, ms | element / bucket "
+	       "(median of each trial's) | spread |\n|---|---|---|---|---|\n",
+	       GC_N / 10, GC_N + GC_N / 4);
+	for (m = 0; m < sizeof(cfgs) / sizeof(cfgs[0]); m++) {
+		if (setup(&c, &cfgs[m]) || fill(&c, cfgs[m].n / 10)) {
+			printf("| %s | setup failed | | | |\n", cfgs[m].name);
+			continue;
+		}
+		for (trial = 0; trial < GC_TRIALS && !ret; trial++)
+			for (s = 0; s < 2 && !ret; s++) {
+				g = (s + trial) % 2;	/* who goes first alternates */
+				ret = gc_one(&c, gcs[g], &t[g][trial]) ?:
+				      fill(&c, cfgs[m].n / 10);
+			}
+		teardown(&c);
+		if (ret) {
+			printf("| %s | failed: %s | | | |\n", cfgs[m].name, strerror(-ret));
+			ret = 0;
+			continue;
+		}
+		for (trial = 0; trial < GC_TRIALS; trial++)
+			r[trial] = t[0][trial] / t[1][trial];
+		qsort(t[0], GC_TRIALS, sizeof(double), cmp_double);
+		qsort(t[1], GC_TRIALS, sizeof(double), cmp_double);
+		qsort(r, GC_TRIALS, sizeof(double), cmp_double);
+		printf("| %s | %.1f | %.1f | **%.2fx** | %.2f-%.2fx |\n", cfgs[m].name,
+		       t[0][GC_TRIALS / 2], t[1][GC_TRIALS / 2], r[GC_TRIALS / 2], r[0],
+		       r[GC_TRIALS - 1]);
 	}
 }
 
@@ -971,7 +1025,7 @@ static void bench_curve(const __u32 *sizes, __u32 nsizes)
 	for (i = 0; i < nsizes; i++)
 		rd[i] = random_read_ns(sizes[i]);
 	for (m = 0; m < 2; m++) {
-		cfg = (struct config){ maps[m].label, maps[m].type, 0, 0, false };
+		cfg = (struct config){ maps[m].label, maps[m].type, 0, 0, false, 0 };
 		for (i = 0; i < nsizes; i++) {
 			cfg.n = sizes[i];
 			if (setup(&c, &cfg) || fill(&c, cfg.n / 10)) {
@@ -1045,7 +1099,7 @@ static const struct {
 
 static int profile_gc(const char *name, int rounds)
 {
-	static const struct config cfg = { "LRU hash", BPF_MAP_TYPE_LRU_HASH, 0, GC_N, false };
+	static const struct config cfg = { "LRU hash", BPF_MAP_TYPE_LRU_HASH, 0, GC_N, false, 0 };
 	static struct ctx c;
 	size_t p, n = sizeof(passes) / sizeof(passes[0]);
 	int r, ret = 0;
@@ -1086,6 +1140,12 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "--gc"))
 		return profile_gc(argc > 2 ? argv[2] : "", argc > 3 ? atoi(argv[3]) : 3);
+	if (argc > 1 && !strcmp(argv[1], "--sparse")) {
+		printf("@@BENCH-BEGIN@@\n");
+		bench_sparse();
+		printf("@@BENCH-END@@\n");
+		return 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "--threads")) {
 		printf("@@BENCH-BEGIN@@\n");
 		bench_threads();
@@ -1122,18 +1182,19 @@ int main(int argc, char **argv)
 	       "busy the host, and blind to memory stalls.\n" : "");
 	for (i = 0; i < nsizes; i++) {
 		const struct config cfgs[] = {
-			{ "hash", BPF_MAP_TYPE_HASH, 0, sizes[i], false },
+			{ "hash", BPF_MAP_TYPE_HASH, 0, sizes[i], false, 0 },
 			{ "hash, BPF_F_NO_PREALLOC", BPF_MAP_TYPE_HASH, BPF_F_NO_PREALLOC,
-			  sizes[i], false },
-			{ "LRU hash", BPF_MAP_TYPE_LRU_HASH, 0, sizes[i], false },
+			  sizes[i], false, 0 },
+			{ "LRU hash", BPF_MAP_TYPE_LRU_HASH, 0, sizes[i], false, 0 },
 		};
 
 		for (size_t j = 0; j < sizeof(cfgs) / sizeof(cfgs[0]); j++)
 			bench_config(&cfgs[j]);
 	}
 	bench_config(&(struct config){ "hash with a bpf_spin_lock (lock mode)",
-				       BPF_MAP_TYPE_HASH, 0, 65536, true });
+				       BPF_MAP_TYPE_HASH, 0, 65536, true, 0 });
 	bench_gc();
+	bench_sparse();
 	/* Two threads only where two CPUs can run them (not under -icount). */
 	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
 		bench_threads();
