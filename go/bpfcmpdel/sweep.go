@@ -204,7 +204,11 @@ type GCOptions struct {
 	// (or buckets) (0 or 1: one, the caller's; at most GCThreadsMax),
 	// what the C library's bpfcmpdel_gc_opts.threads is.  An element
 	// never changes its slot or bucket, so each is judged by one of them.
-	// OnDeleted is called one call at a time all the same.
+	// OnDeleted is called one call at a time all the same.  They help
+	// where the map frees to per-CPU lists (a hash map, or an LRU map
+	// made with BPF_F_NO_COMMON_LRU); a common-LRU map frees every
+	// element under its one LRU list lock, so there a second gains
+	// nothing and may lose.
 	Threads int
 	// OnDeleted gets each call's deleted keys (KeySize bytes each, back
 	// to back) and values (with Values), for dependent state: NAT

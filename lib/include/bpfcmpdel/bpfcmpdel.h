@@ -177,7 +177,7 @@ struct bpfcmpdel_gc_opts {
 	/* sweep: called after each round with the cursor reached */
 	void (*on_progress)(__u64 cursor, void *ctx);
 	void *ctx;
-	/* sweep: threads sweeping disjoint bucket ranges (0 or 1: the caller's) */
+	/* sweep: threads sweeping disjoint ranges (0 or 1: the caller's) */
 	__u32 threads;
 	size_t :0;
 };
@@ -212,7 +212,11 @@ struct bpfcmpdel_gc_opts {
  * callbacks are called one at a time, from any of the threads;
  * on_progress's cursor is the one reached in the calling thread's range.
  * The pass fails with the first error a thread met, after every thread
- * finished its range; the stats count all of them.
+ * finished its range; the stats count all of them.  Threads help where
+ * the map frees to per-CPU lists: a hash map, or an LRU map made with
+ * BPF_F_NO_COMMON_LRU.  A common-LRU map frees every element under its
+ * one LRU list lock, the kernel's own deletes too, so a second thread
+ * there gains nothing and may lose (docs/benchmarks.md).
  */
 BPFCMPDEL_API int bpfcmpdel_gc_sweep(int map_fd, __u32 field_offset,
 				     __u32 field_size, __u64 threshold,
