@@ -665,22 +665,30 @@ static bool sweep_elem_maybe_linked(struct hlist_nulls_head *head,
 }
 
 /*
- * F_SWEEP_ELEMS: whether slot @l is in no chain for sure, by its own node
- * alone.  An unlinked node's pprev is LIST_POISON2, or NULL if it never
- * was linked (the array starts zeroed, and such a slot's field reads 0,
- * below any threshold): most free slots of a sparse LRU map, and every
- * slot a map has never used, passed here before the lookups and stack
- * set-up of sweep_elem().  A preallocated hash keeps its free list there
- * instead; for those the chain tells.
+ * F_SWEEP_ELEMS: whether slot @l of the array at @elems (@span bytes) is
+ * in no chain for sure, by its own node alone, before the lookups and
+ * stack set-up of sweep_elem().  An unlinked node's pprev is
+ * LIST_POISON2, or NULL if it never was linked (the array starts zeroed,
+ * and such a slot's field reads 0, below any threshold).  A preallocated
+ * hash keeps its free list in that word instead (htab_elem's fnode
+ * overlays pprev): a free slot's link is NULL or points at another
+ * slot's fnode, where a linked node's pprev points at a bucket head or
+ * at another slot's hash node, never there.  So a sparsely filled map's
+ * free slots, whatever stale field they hold, cost no read of a chain.
  */
-static bool sweep_elem_unlinked(void *l)
+static bool sweep_elem_unlinked(void *l, const u8 *elems, size_t span,
+				u32 elem_size)
 {
 	struct hlist_nulls_node *node = field(l, L.elem_hash_node);
 	struct hlist_nulls_node **pprev;
+	size_t off;
 
 	/* A hint: the chain decides under the lock; linkers race this. */
 	pprev = data_race(READ_ONCE(node->pprev));
-	return !pprev || pprev == LIST_POISON2;
+	if (!pprev || pprev == LIST_POISON2)
+		return true;
+	off = (const u8 *)pprev - elems;
+	return off < span && off % elem_size == L.elem_fnode;
 }
 
 /*
@@ -765,6 +773,7 @@ static int sweep_elems_section(struct sweep_walk *w, u32 nr, bool *progress)
 	u8 *elems = *(u8 **)field(w->map, L.htab_elems);
 	u32 elem_size = htab_u32(w->map, L.htab_elem_size);
 	const u8 *field0 = elems + L.elem_hash_node + w->field;
+	size_t span = (size_t)nr * elem_size;
 	bool wide = sw->size == sizeof(u64);
 	u64 threshold = sw->threshold;
 	u32 start = sw->cursor, idx = start;
@@ -778,7 +787,8 @@ static int sweep_elems_section(struct sweep_walk *w, u32 nr, bool *progress)
 		if (idx == end)
 			break;
 		l = elems + (size_t)idx * elem_size;
-		ret = sweep_elem_unlinked(l) ? 0 : sweep_elem(w, l);
+		ret = sweep_elem_unlinked(l, elems, span, elem_size) ? 0 :
+		      sweep_elem(w, l);
 		if (ret)
 			break;
 		idx++;
