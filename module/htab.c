@@ -97,19 +97,22 @@ static int bucket_enter(void *htab, u32 hash, void *lock,
  */
 static bool bytes_equal(const void *a, const void *b, u32 size)
 {
-	u64 x = 0, y = 0;
-
-	if (size != sizeof(u32) && size != sizeof(u64))
-		return !memcmp(a, b, size);
 	/* Constant-size copies: a load each, aligned or not. */
 	if (size == sizeof(u32)) {
-		memcpy(&x, a, sizeof(u32));
-		memcpy(&y, b, sizeof(u32));
-	} else {
-		memcpy(&x, a, sizeof(u64));
-		memcpy(&y, b, sizeof(u64));
+		u32 x, y;
+
+		memcpy(&x, a, sizeof(x));
+		memcpy(&y, b, sizeof(y));
+		return x == y;
 	}
-	return x == y;
+	if (size == sizeof(u64)) {
+		u64 x, y;
+
+		memcpy(&x, a, sizeof(x));
+		memcpy(&y, b, sizeof(y));
+		return x == y;
+	}
+	return !memcmp(a, b, size);
 }
 
 /* Caller holds the bucket lock. */
@@ -379,7 +382,7 @@ static int htab_compare_delete(struct bpf_map *map, const void *key,
 
 	/* A swap that changes nothing would leave a live-looking tombstone. */
 	if (op->flags & BPFCMPDEL_F_TOMBSTONE &&
-	    !memcmp(op->expected, &op->tombstone, op->size))
+	    bytes_equal(op->expected, &op->tombstone, op->size))
 		return -EINVAL;
 	ret = htab_locked_op(map, key, op, false, &l);
 	if (!ret)

@@ -35,26 +35,34 @@ static const char *const cmpdel_stat_names[NR_CMPDEL_STATS] = {
 	[CMPDEL_STAT_SCANNED]		= "scanned",
 };
 
-/* One element's or request's result, as the uapi header lists them. */
-void cmpdel_stat_result(int result)
+/*
+ * The counter of one element's or request's result, as the uapi header
+ * lists them; NR_CMPDEL_STATS for a result no counter counts.
+ */
+static enum cmpdel_stat result_stat(int result)
 {
 	switch (result) {
 	case 0:
-		cmpdel_stat_add(CMPDEL_STAT_DELETED, 1);
-		break;
+		return CMPDEL_STAT_DELETED;
 	case -EBUSY:
-		cmpdel_stat_add(CMPDEL_STAT_CHANGED, 1);
-		break;
+		return CMPDEL_STAT_CHANGED;
 	case -ENOENT:
-		cmpdel_stat_add(CMPDEL_STAT_ABSENT, 1);
-		break;
+		return CMPDEL_STAT_ABSENT;
 	case -EAGAIN:
-		cmpdel_stat_add(CMPDEL_STAT_RETRIED, 1);
-		break;
+		return CMPDEL_STAT_RETRIED;
 	case -EPERM:
-		cmpdel_stat_add(CMPDEL_STAT_REFUSED, 1);
-		break;
+		return CMPDEL_STAT_REFUSED;
+	default:
+		return NR_CMPDEL_STATS;
 	}
+}
+
+void cmpdel_stat_result(int result)
+{
+	enum cmpdel_stat item = result_stat(result);
+
+	if (item < NR_CMPDEL_STATS)
+		cmpdel_stat_add(item, 1);
 }
 
 /*
@@ -64,32 +72,13 @@ void cmpdel_stat_result(int result)
  */
 void cmpdel_stat_results(const s32 *results, u32 n)
 {
-	u32 deleted = 0, changed = 0, absent = 0, retried = 0, refused = 0, i;
+	u32 count[NR_CMPDEL_STATS + 1] = {}, i;	/* the last: uncounted */
 
-	for (i = 0; i < n; i++) {
-		switch (results[i]) {
-		case 0:
-			deleted++;
-			break;
-		case -EBUSY:
-			changed++;
-			break;
-		case -ENOENT:
-			absent++;
-			break;
-		case -EAGAIN:
-			retried++;
-			break;
-		case -EPERM:
-			refused++;
-			break;
-		}
-	}
-	cmpdel_stat_add(CMPDEL_STAT_DELETED, deleted);
-	cmpdel_stat_add(CMPDEL_STAT_CHANGED, changed);
-	cmpdel_stat_add(CMPDEL_STAT_ABSENT, absent);
-	cmpdel_stat_add(CMPDEL_STAT_RETRIED, retried);
-	cmpdel_stat_add(CMPDEL_STAT_REFUSED, refused);
+	for (i = 0; i < n; i++)
+		count[result_stat(results[i])]++;
+	for (i = 0; i < NR_CMPDEL_STATS; i++)
+		if (count[i])
+			cmpdel_stat_add(i, count[i]);
 }
 
 /* A single request's result: a swap that wrote, or as above. */
